@@ -1,0 +1,111 @@
+"""Record types shared by every stage, in one place.
+
+msgspec Structs: typed like dataclasses, but they encode and decode JSON lines an order of
+magnitude faster than dataclasses + json or pydantic, which matters when a stage streams
+hundreds of thousands of records. Field order is the JSON key order, so outputs are stable.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+
+class Person(msgspec.Struct, frozen=True):
+    name: str
+    email: str
+
+
+class LineStats(msgspec.Struct):
+    insertions: int
+    deletions: int
+
+
+class Rename(msgspec.Struct):
+    old_path: str
+    path: str
+
+
+class FileChange(msgspec.Struct):
+    """One file touched by a commit (merges: against their first parent).
+
+    change_type is git's status letter: A added, M modified, D deleted, R renamed,
+    C copied, T type changed (file <-> symlink <-> submodule). insertions/deletions are
+    `git log --numstat`'s numbers (0 for binary files, which set is_binary).
+    change_frequency counts the earlier scraped commits that touched this file (following
+    renames); author_ownership is this commit's author's share of those earlier changes.
+    """
+
+    path: str
+    old_path: str | None
+    change_type: str
+    similarity: int | None
+    insertions: int
+    deletions: int
+    is_binary: bool
+    is_submodule: bool
+    is_symlink: bool
+    language: str | None
+    patch: str | None
+    patch_truncated: bool
+    change_frequency: int
+    author_ownership: float
+
+
+class Commit(msgspec.Struct):
+    """One commit, as written to commits.jsonl (one per line, oldest first).
+
+    commit_number is the commit's index in the chronological order of the whole scraped
+    history (oldest = 0). complexity = ln(1 + lines changed) + sqrt(files changed)
+    + 0.5 x (languages touched - 1), rounded to 3 decimals: a size-and-spread score, 0 for
+    an empty commit.
+    """
+
+    hash: str
+    abbrev_hash: str
+    parents: list[str]
+    is_merge: bool
+    commit_number: int
+    author_name: str
+    author_email: str
+    author_timestamp: int
+    author_date: str
+    committer_name: str
+    committer_email: str
+    committer_timestamp: int
+    committer_date: str
+    co_authors: list[Person]
+    message_subject: str
+    message_body: str
+    conventional_type: str | None
+    conventional_scope: str | None
+    is_breaking_change: bool
+    referenced_issues: list[int]
+    branches: list[str]
+    tags: list[str]
+    has_tags: bool
+    files: list[FileChange]
+    files_added: list[str]
+    files_modified: list[str]
+    files_deleted: list[str]
+    files_renamed: list[Rename]
+    insertions: int
+    deletions: int
+    files_changed: int
+    total_lines_changed: int
+    diff_summary: str
+    stats: dict[str, LineStats]
+    complexity: float
+
+
+_commit_encoder = msgspec.json.Encoder()
+_commit_decoder = msgspec.json.Decoder(Commit)
+
+
+def encode_commit(commit: Commit) -> bytes:
+    """One JSON line (no newline) for commits.jsonl."""
+    return _commit_encoder.encode(commit)
+
+
+def decode_commit(line: bytes | str) -> Commit:
+    """Parse one commits.jsonl line back into a Commit (raises msgspec.DecodeError)."""
+    return _commit_decoder.decode(line)

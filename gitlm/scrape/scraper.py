@@ -1,0 +1,219 @@
+"""git history -> Commit records, streamed oldest first.
+
+Two git processes for the whole history, never one per commit:
+1. `git rev-list --date-order --parents` once, to learn each commit's branches (refs.py);
+2. `git log --date-order --reverse -z --raw --numstat -p` once, parsed as it streams (parse.py).
+
+Diff conventions: a merge is diffed against its first parent (what the merge brought into
+that line of history, as `git log --diff-merges=first-parent`); a root commit, including a
+shallow clone's boundary commits, against the empty tree. Renames and copies are detected
+(-M -C: copies only from files modified in the same commit). Order: committer-date order
+that never shows a parent after its child, ties broken by git's deterministic walk, so two
+runs over the same refs give byte-identical output.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from gitlm.config import ScrapeConfig
+from gitlm.languages import language_of
+from gitlm.schema import Commit, FileChange, LineStats, Rename
+from gitlm.scrape.git import Repository, git_stream, open_repository
+from gitlm.scrape.history import FileHistory
+from gitlm.scrape.message import parse_message
+from gitlm.scrape.parse import LOG_FORMAT, RawFile, iter_chunks, parse_chunk
+from gitlm.scrape.refs import BranchIndex, RefSnapshot, read_refs, shallow_boundary
+from gitlm.scrape.stats import ScrapeStats
+
+_SUBMODULE = b"160000"
+_SYMLINK = b"120000"
+
+
+def log_arguments(config: ScrapeConfig) -> list[str]:
+    args = [
+        "log", "--date-order", "--reverse", "-z", "--raw", "--numstat", "-M", "-C", "--root",
+        "--diff-merges=first-parent", "--no-ext-diff", "--no-textconv", "--no-color",
+        "--ignore-submodules=none", "--encoding=UTF-8", f"-O{Path('/dev/null')}",
+        "--src-prefix=a/", "--dst-prefix=b/", f"--format={LOG_FORMAT}",
+    ]
+    if config.patches:
+        args += ["-p", "-U3", "--inter-hunk-context=0"]
+    if config.since is not None:
+        args.append(f"--since=@{int(config.since.timestamp())}")
+    if config.until is not None:
+        args.append(f"--until=@{int(config.until.timestamp())}")
+    return args + ["--stdin"]
+
+
+class _Decoder:
+    """UTF-8 decoding that never fails: invalid bytes become U+FFFD and are counted."""
+
+    def __init__(self, stats: ScrapeStats):
+        self.stats = stats
+
+    def __call__(self, data: bytes, kind: str) -> str:
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError:
+            text = data.decode("utf-8", "replace")
+            self.stats.decode_error(kind, text)
+            return text
+
+
+def scrape(
+    path: Path | str | Repository,
+    config: ScrapeConfig | None = None,
+    *,
+    stats: ScrapeStats | None = None,
+    refs: RefSnapshot | None = None,
+    temp_dir: Path | None = None,
+    on_start: Callable[[int], None] | None = None,
+) -> Iterator[Commit]:
+    """Yield every commit reachable from the repository's refs as a Commit, oldest first.
+
+    `stats` (if given) is filled as commits stream; `on_start(total)` is called once the
+    number of commits in the walk is known (for a progress bar). `refs` lets a caller that
+    already read the refs (to fingerprint them) scrape exactly that snapshot.
+    """
+    repo = path if isinstance(path, Repository) else open_repository(path)
+    config = config or ScrapeConfig()
+    stats = stats if stats is not None else ScrapeStats()
+    refs = refs if refs is not None else read_refs(repo, config.branches)
+    stats.branches = len(refs.branches)
+    stats.tags = refs.tag_count
+    index = BranchIndex(refs, temp_dir)
+    try:
+        total = index.build(repo)
+        if on_start is not None:
+            on_start(total)
+        if total == 0:
+            return
+        yield from _stream_commits(repo, config, refs, index, stats)
+    finally:
+        index.close()
+
+
+def _stream_commits(repo: Repository, config: ScrapeConfig, refs: RefSnapshot, index: BranchIndex, stats: ScrapeStats) -> Iterator[Commit]:
+    decode = _Decoder(stats)
+    history = FileHistory()
+    shallow = shallow_boundary(repo) if repo.is_shallow else set()
+    stdin = ("\n".join(refs.starts) + "\n").encode()
+    with git_stream(repo.git_dir, *log_arguments(config), stdin=stdin) as stream:
+        for chunk in iter_chunks(stream):
+            raw = parse_chunk(chunk, config.patches)
+            commit = _build_commit(raw.header, raw.files, config, refs, index, history, decode, stats)
+            if raw.patch_misaligned:
+                stats.patch_misaligned_commits += 1
+            if commit.hash in shallow:
+                stats.shallow_boundary_commits += 1
+            yield commit
+    stats.files_touched = len(history.paths_seen)
+
+
+def _build_commit(header, raw_files: list[RawFile], config, refs, index, history, decode, stats) -> Commit:
+    (hash_b, abbrev_b, parents_b, an, ae, at, a_iso, cn, ce, ct, c_iso, message_b) = header
+    commit_hash = hash_b.decode("ascii")
+    parents = parents_b.decode("ascii").split()
+    author_email = decode(ae, "author")
+    author_key = FileHistory.author_key(author_email)
+    message = parse_message(decode(message_b, "message"))
+    commit_number, mask = index.lookup(commit_hash)
+
+    files: list[FileChange] = []
+    added: list[str] = []
+    modified: list[str] = []
+    deleted: list[str] = []
+    renamed: list[Rename] = []
+    per_file: dict[str, LineStats] = {}
+    insertions = deletions = 0
+    languages: set[str] = set()
+    for raw in raw_files:
+        path = decode(raw.path, "path")
+        old_path = decode(raw.old_path, "path") if raw.old_path is not None else None
+        is_binary = raw.insertions is None
+        ins = raw.insertions or 0
+        dels = raw.deletions or 0
+        is_submodule = raw.new_mode == _SUBMODULE or raw.old_mode == _SUBMODULE
+        is_symlink = (raw.new_mode if raw.status != "D" else raw.old_mode) == _SYMLINK
+        language = None if is_submodule or is_symlink else language_of(path)
+        patch, truncated = _patch_text(raw.patch, config.max_patch_bytes, decode)
+        frequency, ownership = history.touch(path, old_path, raw.status, author_key)
+        files.append(FileChange(
+            path=path, old_path=old_path, change_type=raw.status, similarity=raw.similarity,
+            insertions=ins, deletions=dels, is_binary=is_binary, is_submodule=is_submodule,
+            is_symlink=is_symlink, language=language, patch=patch, patch_truncated=truncated,
+            change_frequency=frequency, author_ownership=ownership,
+        ))
+        if raw.status in ("A", "C"):
+            added.append(path)
+        elif raw.status == "D":
+            deleted.append(path)
+        elif raw.status == "R":
+            renamed.append(Rename(old_path=old_path or path, path=path))
+        else:
+            modified.append(path)
+        stat = per_file.get(path)
+        per_file[path] = LineStats(ins, dels) if stat is None else LineStats(stat.insertions + ins, stat.deletions + dels)
+        insertions += ins
+        deletions += dels
+        stats.binary_changes += is_binary
+        stats.truncated_patches += truncated
+        if language:
+            languages.add(language)
+
+    lines = insertions + deletions
+    complexity = math.log1p(lines) + math.sqrt(len(files)) + 0.5 * max(0, len(languages) - 1)
+    tags = refs.tags.get(commit_hash, [])
+    timestamp = int(at)
+    stats.add_commit(author_email, timestamp, len(parents), insertions, deletions)
+    return Commit(
+        hash=commit_hash,
+        abbrev_hash=abbrev_b.decode("ascii"),
+        parents=parents,
+        is_merge=len(parents) > 1,
+        commit_number=commit_number,
+        author_name=decode(an, "author"),
+        author_email=author_email,
+        author_timestamp=timestamp,
+        author_date=a_iso.decode("ascii"),
+        committer_name=decode(cn, "committer"),
+        committer_email=decode(ce, "committer"),
+        committer_timestamp=int(ct),
+        committer_date=c_iso.decode("ascii"),
+        co_authors=message.co_authors,
+        message_subject=message.subject,
+        message_body=message.body,
+        conventional_type=message.conventional_type,
+        conventional_scope=message.conventional_scope,
+        is_breaking_change=message.is_breaking_change,
+        referenced_issues=message.referenced_issues,
+        branches=refs.branch_names(mask),
+        tags=tags,
+        has_tags=bool(tags),
+        files=files,
+        files_added=added,
+        files_modified=modified,
+        files_deleted=deleted,
+        files_renamed=renamed,
+        insertions=insertions,
+        deletions=deletions,
+        files_changed=len(files),
+        total_lines_changed=lines,
+        diff_summary=f"Files changed: {len(files)}, Insertions: +{insertions}, Deletions: -{deletions}",
+        stats=per_file,
+        complexity=round(complexity, 3),
+    )
+
+
+def _patch_text(patch: bytes | None, limit: int, decode: _Decoder) -> tuple[str | None, bool]:
+    """Decode a file's patch, cut at the last line end within `limit` bytes."""
+    if patch is None:
+        return None, False
+    truncated = len(patch) > limit
+    if truncated:
+        cut = patch.rfind(b"\n", 0, limit)
+        patch = patch[: cut + 1] if cut >= 0 else patch[:limit]
+    return decode(patch, "patch"), truncated
