@@ -24,7 +24,7 @@ from gitlm.schema import Commit, FileChange, LineStats, Rename
 from gitlm.scrape.git import Repository, git_stream, open_repository
 from gitlm.scrape.history import FileHistory
 from gitlm.scrape.message import parse_message
-from gitlm.scrape.parse import LOG_FORMAT, RawFile, iter_chunks, parse_chunk
+from gitlm.scrape.parse import LOG_FORMAT, LogParser, RawFile
 from gitlm.scrape.refs import BranchIndex, RefSnapshot, read_refs, shallow_boundary
 from gitlm.scrape.stats import ScrapeStats
 
@@ -102,8 +102,7 @@ def _stream_commits(repo: Repository, config: ScrapeConfig, refs: RefSnapshot, i
     shallow = shallow_boundary(repo) if repo.is_shallow else set()
     stdin = ("\n".join(refs.starts) + "\n").encode()
     with git_stream(repo.git_dir, *log_arguments(config), stdin=stdin) as stream:
-        for chunk in iter_chunks(stream):
-            raw = parse_chunk(chunk, config.patches)
+        for raw in LogParser(stream, config.patches, config.max_patch_bytes):
             commit = _build_commit(raw.header, raw.files, config, refs, index, history, decode, stats)
             if raw.patch_misaligned:
                 stats.patch_misaligned_commits += 1
