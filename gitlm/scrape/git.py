@@ -13,14 +13,16 @@ Only read-only plumbing is ever run: rev-parse, for-each-ref, rev-list, log.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import os
 import subprocess
 import tempfile
-from collections.abc import Iterator
+import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Any, TypeVar
 
 from gitlm.errors import BadInputError, GitlmError
 
@@ -111,7 +113,7 @@ def git_stream(git_dir: Path, *args: str, stdin: bytes | None = None) -> Iterato
             stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=stderr,
-            bufsize=0,
+            bufsize=1 << 16,
         )
         completed = False
         try:
@@ -130,6 +132,89 @@ def git_stream(git_dir: Path, *args: str, stdin: bytes | None = None) -> Iterato
         if code != 0:
             stderr.seek(0)
             raise GitlmError(f"git {args[0]} failed: {_first_line(stderr.read())}")
+
+
+T = TypeVar("T")
+
+
+class _GrowingFile:
+    """Read a file that a running process is still writing: at its end, wait for more
+    until the process exits."""
+
+    def __init__(self, handle: IO[bytes], proc: subprocess.Popen):
+        self.handle = handle
+        self.proc = proc
+
+    def read(self, size: int = -1) -> bytes:
+        while True:
+            data = self.handle.read(size)
+            if data:
+                return data
+            if self.proc.poll() is not None:
+                return self.handle.read(size)
+            time.sleep(0.001)
+
+
+def git_batches(
+    git_dir: Path, args: Iterable[str], batches: Iterable[tuple[bytes, T]], window: int, temp_dir: Path | None = None
+) -> Iterator[tuple[T, IO[bytes]]]:
+    """Run one git command per batch of stdin input, `window` processes at a time, and
+    yield (tag, output stream) in batch order.
+
+    git log is single-threaded; while we parse one batch's output, the next processes run
+    on the other cores. Each writes to its own unlinked temp file (so it never waits for
+    us), which we read as it grows: disk in flight is bounded by `window` batches, memory
+    by one read block.
+    """
+    argv = git_argv(git_dir, *args)
+    pending = iter(batches)
+    running: collections.deque[tuple[Any, subprocess.Popen, IO[bytes], IO[bytes]]] = collections.deque()
+
+    def launch() -> bool:
+        item = next(pending, None)
+        if item is None:
+            return False
+        payload, tag = item
+        # two independent opens of one unlinked file: git's write offset and our read
+        # offset must not be shared (a dup'd descriptor would share them)
+        fd, name = tempfile.mkstemp(dir=temp_dir, prefix="gitlm-log-")
+        try:
+            reader = open(name, "rb", buffering=0)
+        finally:
+            os.unlink(name)
+        stderr = tempfile.TemporaryFile(dir=temp_dir, prefix="gitlm-log-err-")
+        proc = subprocess.Popen(argv, env=git_env(), stdin=subprocess.PIPE, stdout=fd, stderr=stderr)
+        os.close(fd)
+        assert proc.stdin is not None
+        proc.stdin.write(payload)
+        proc.stdin.close()
+        running.append((tag, proc, reader, stderr))
+        return True
+
+    try:
+        while len(running) < window and launch():
+            pass
+        while running:
+            tag, proc, reader, stderr = running[0]
+            yield tag, _GrowingFile(reader, proc)  # type: ignore[misc]
+            running.popleft()
+            code = proc.wait()
+            reader.close()
+            if code != 0:
+                stderr.seek(0)
+                raise GitlmError(f"git {args_name(argv)} failed: {_first_line(stderr.read())}")
+            stderr.close()
+            launch()
+    finally:
+        for _, proc, reader, stderr in running:
+            proc.kill()
+            proc.wait()
+            reader.close()
+            stderr.close()
+
+
+def args_name(argv: list[str]) -> str:
+    return argv[argv.index("--no-pager") + 1]
 
 
 @dataclass(frozen=True)

@@ -126,7 +126,7 @@ class LogParser:
             meta = bytes(buf)
             buf.clear()
             return meta, False, False
-        self._ensure(stop + 2 + len(MARKER))
+        self._ensure(stop + 2 + max(len(_DIFF), len(MARKER)))
         if buf.startswith(_DIFF, stop + 2):
             meta = bytes(buf[: stop + 1])
             del buf[: stop + 2]

@@ -18,11 +18,11 @@ from __future__ import annotations
 import fnmatch
 import mmap
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gitlm.errors import BadInputError, GitlmError
+from gitlm.errors import BadInputError
 from gitlm.scrape.git import Repository, git_stream, run_git
 
 _SKIPPED_PREFIXES = ("refs/stash", "refs/notes/")
@@ -115,38 +115,38 @@ def _peel_to_commit(repo: Repository, refname: str, oid: str, otype: str, peeled
 
 
 class BranchIndex:
-    """Per-commit branch bitmasks in walk order, stored in a temp file and memory-mapped."""
+    """The walk: per commit its hash, committer time and branch bitmask, newest first,
+    in a temp file that is memory-mapped and read back oldest first."""
 
     def __init__(self, refs: RefSnapshot, temp_dir: Path | None = None):
         self.refs = refs
         self.width = max(1, (len(refs.branches) + 7) // 8)
-        self.record = 20 + self.width
+        self.record = 40 + 8 + self.width  # hex hash, committer timestamp, mask
         self.count = 0
         self._file = tempfile.TemporaryFile(dir=temp_dir, prefix="gitlm-branches-")
         self._map: mmap.mmap | None = None
-        self._cursor = -1
 
     def build(self, repo: Repository) -> int:
         """Walk the history once, newest first; return the number of commits."""
         if not self.refs.starts:
             return 0
         pending: dict[bytes, int] = {}
-        tips = {bytes.fromhex(c): m for c, m in self.refs.tip_masks.items()}
+        tips = {c.encode(): m for c, m in self.refs.tip_masks.items()}
         width = self.width
         out = self._file
         buffer = bytearray()
         stdin = ("\n".join(self.refs.starts) + "\n").encode()
-        with git_stream(repo.git_dir, "rev-list", "--date-order", "--parents", "--stdin", stdin=stdin) as stream:
+        args = ("rev-list", "--date-order", "--parents", "--timestamp", "--stdin")
+        with git_stream(repo.git_dir, *args, stdin=stdin) as stream:
             for line in stream:
-                ids = line.split()
-                commit = bytes.fromhex(ids[0].decode())
+                timestamp, commit, *parents = line.split()
                 mask = pending.pop(commit, 0) | tips.get(commit, 0)
                 buffer += commit
+                buffer += int(timestamp).to_bytes(8, "little", signed=True)
                 buffer += mask.to_bytes(width, "little")
                 if mask:
-                    for parent in ids[1:]:
-                        key = bytes.fromhex(parent.decode())
-                        pending[key] = pending.get(key, 0) | mask
+                    for parent in parents:
+                        pending[parent] = pending.get(parent, 0) | mask
                 self.count += 1
                 if len(buffer) > 1 << 20:
                     out.write(buffer)
@@ -155,37 +155,22 @@ class BranchIndex:
         out.flush()
         if self.count:
             self._map = mmap.mmap(out.fileno(), 0, access=mmap.ACCESS_READ)
-        self._cursor = self.count - 1
         return self.count
 
-    def _hash_at(self, index: int) -> bytes:
-        assert self._map is not None
-        start = index * self.record
-        return self._map[start:start + 20]
-
-    def _mask_at(self, index: int) -> int:
-        assert self._map is not None
-        start = index * self.record + 20
-        return int.from_bytes(self._map[start:start + self.width], "little")
-
-    def lookup(self, commit_hex: str) -> tuple[int, int]:
-        """(commit_number, branch mask) of a commit, read oldest first.
-
-        `git log --date-order --reverse` visits commits in exactly the reverse of the walk,
-        so the answer is almost always at the cursor; a filtered log (--since) may skip
-        some, so search backwards, then everywhere, before giving up.
-        """
-        commit = bytes.fromhex(commit_hex)
-        index = self._cursor
-        while index >= 0 and self._hash_at(index) != commit:
-            index -= 1
-        if index < 0:
-            index = next((i for i in range(self.count) if self._hash_at(i) == commit), -1)
-            if index < 0:
-                raise GitlmError(f"internal error: commit {commit_hex} missing from the branch walk")
-        else:
-            self._cursor = index - 1
-        return self.count - 1 - index, self._mask_at(index)
+    def oldest_first(self, since: int | None = None, until: int | None = None) -> Iterator[tuple[int, str, int]]:
+        """(commit_number, hash, branch mask) from the oldest commit on, optionally only
+        those whose committer timestamp lies in [since, until]."""
+        record, width, data = self.record, self.width, self._map
+        if data is None:
+            return
+        for number in range(self.count):
+            start = (self.count - 1 - number) * record
+            if since is not None or until is not None:
+                timestamp = int.from_bytes(data[start + 40:start + 48], "little", signed=True)
+                if (since is not None and timestamp < since) or (until is not None and timestamp > until):
+                    continue
+            mask = int.from_bytes(data[start + 48:start + 48 + width], "little")
+            yield number, data[start:start + 40].decode("ascii"), mask
 
     def close(self) -> None:
         if self._map is not None:

@@ -1,8 +1,10 @@
 """git history -> Commit records, streamed oldest first.
 
-Two git processes for the whole history, never one per commit:
-1. `git rev-list --date-order --parents` once, to learn each commit's branches (refs.py);
-2. `git log --date-order --reverse -z --raw --numstat -p` once, parsed as it streams (parse.py).
+Never one git process per commit:
+1. `git rev-list --date-order --parents` once: the order, each commit's branches (refs.py);
+2. `git log --no-walk=unsorted -z --raw --numstat -p` over batches of that list, oldest
+   first, a few processes at a time so every core computes diffs, each stream parsed as it
+   arrives (parse.py). Output is in batch order, so it does not depend on the parallelism.
 
 Diff conventions: a merge is diffed against its first parent (what the merge brought into
 that line of history, as `git log --diff-merges=first-parent`); a root commit, including a
@@ -14,14 +16,17 @@ runs over the same refs give byte-identical output.
 
 from __future__ import annotations
 
+import itertools
 import math
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from gitlm.config import ScrapeConfig
 from gitlm.languages import language_of
 from gitlm.schema import Commit, FileChange, LineStats, Rename
-from gitlm.scrape.git import Repository, git_stream, open_repository
+from gitlm.errors import GitlmError
+from gitlm.scrape.git import Repository, git_batches, open_repository
 from gitlm.scrape.history import FileHistory
 from gitlm.scrape.message import parse_message
 from gitlm.scrape.parse import LOG_FORMAT, LogParser, RawFile
@@ -32,19 +37,18 @@ _SUBMODULE = b"160000"
 _SYMLINK = b"120000"
 
 
+BATCH_COMMITS = 1024  # commits per git log process: measured best on flask (256: 2.0 s, 1024: 1.8 s, 2048: 1.9 s)
+
+
 def log_arguments(config: ScrapeConfig) -> list[str]:
     args = [
-        "log", "--date-order", "--reverse", "-z", "--raw", "--numstat", "-M", "-C", "--root",
+        "log", "--no-walk=unsorted", "-z", "--raw", "--numstat", "-M", "-C", "--root",
         "--diff-merges=first-parent", "--no-ext-diff", "--no-textconv", "--no-color",
         "--ignore-submodules=none", "--encoding=UTF-8", f"-O{Path('/dev/null')}",
         "--src-prefix=a/", "--dst-prefix=b/", f"--format={LOG_FORMAT}",
     ]
     if config.patches:
         args += ["-p", "-U3", "--inter-hunk-context=0"]
-    if config.since is not None:
-        args.append(f"--since=@{int(config.since.timestamp())}")
-    if config.until is not None:
-        args.append(f"--until=@{int(config.until.timestamp())}")
     return args + ["--stdin"]
 
 
@@ -91,19 +95,25 @@ def scrape(
             on_start(total)
         if total == 0:
             return
-        yield from _stream_commits(repo, config, refs, index, stats)
+        yield from _stream_commits(repo, config, refs, index, stats, temp_dir)
     finally:
         index.close()
 
 
-def _stream_commits(repo: Repository, config: ScrapeConfig, refs: RefSnapshot, index: BranchIndex, stats: ScrapeStats) -> Iterator[Commit]:
+def _stream_commits(repo: Repository, config: ScrapeConfig, refs: RefSnapshot, index: BranchIndex, stats: ScrapeStats, temp_dir: Path | None) -> Iterator[Commit]:
     decode = _Decoder(stats)
     history = FileHistory()
     shallow = shallow_boundary(repo) if repo.is_shallow else set()
-    stdin = ("\n".join(refs.starts) + "\n").encode()
-    with git_stream(repo.git_dir, *log_arguments(config), stdin=stdin) as stream:
-        for raw in LogParser(stream, config.patches, config.max_patch_bytes):
-            commit = _build_commit(raw.header, raw.files, config, refs, index, history, decode, stats)
+    since = int(config.since.timestamp()) if config.since is not None else None
+    until = int(config.until.timestamp()) if config.until is not None else None
+    batches = _batches(index.oldest_first(since, until), BATCH_COMMITS)
+    window = max(2, os.cpu_count() or 1)
+    for batch, stream in git_batches(repo.git_dir, log_arguments(config), batches, window, temp_dir):
+        parsed = iter(LogParser(stream, config.patches, config.max_patch_bytes))
+        for (number, expected, mask), raw in itertools.zip_longest(batch, parsed):
+            if raw is None or number is None or raw.header[0].decode("ascii") != expected:
+                raise GitlmError(f"internal error: git log did not return commit {expected} in order")
+            commit = _build_commit(raw.header, raw.files, number, mask, config, refs, history, decode, stats)
             if raw.patch_misaligned:
                 stats.patch_misaligned_commits += 1
             if commit.hash in shallow:
@@ -112,14 +122,19 @@ def _stream_commits(repo: Repository, config: ScrapeConfig, refs: RefSnapshot, i
     stats.files_touched = len(history.paths_seen)
 
 
-def _build_commit(header, raw_files: list[RawFile], config, refs, index, history, decode, stats) -> Commit:
+def _batches(items: Iterator[tuple[int, str, int]], size: int) -> Iterator[tuple[bytes, list[tuple[int, str, int]]]]:
+    """(stdin for git log, the commits it covers), `size` commits at a time."""
+    while batch := list(itertools.islice(items, size)):
+        yield "".join(f"{commit}\n" for _, commit, _ in batch).encode(), batch
+
+
+def _build_commit(header, raw_files: list[RawFile], commit_number: int, mask: int, config, refs, history, decode, stats) -> Commit:
     (hash_b, abbrev_b, parents_b, an, ae, at, a_iso, cn, ce, ct, c_iso, message_b) = header
     commit_hash = hash_b.decode("ascii")
     parents = parents_b.decode("ascii").split()
     author_email = decode(ae, "author")
     author_key = FileHistory.author_key(author_email)
     message = parse_message(decode(message_b, "message"))
-    commit_number, mask = index.lookup(commit_hash)
 
     files: list[FileChange] = []
     added: list[str] = []
@@ -208,11 +223,16 @@ def _build_commit(header, raw_files: list[RawFile], config, refs, index, history
 
 
 def _patch_text(patch: bytes | None, limit: int, decode: _Decoder) -> tuple[str | None, bool]:
-    """Decode a file's patch, cut at the last line end within `limit` bytes."""
+    """Decode a file's patch, cut at the last line end within `limit` bytes (or, when the
+    first line alone is longer, at the last whole UTF-8 character within it)."""
     if patch is None:
         return None, False
     truncated = len(patch) > limit
     if truncated:
-        cut = patch.rfind(b"\n", 0, limit)
-        patch = patch[: cut + 1] if cut >= 0 else patch[:limit]
+        cut = patch.rfind(b"\n", 0, limit) + 1
+        if cut == 0:
+            cut = limit
+            while cut > 0 and (patch[cut] & 0xC0) == 0x80:  # do not split a character
+                cut -= 1
+        patch = patch[:cut]
     return decode(patch, "patch"), truncated

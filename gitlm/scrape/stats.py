@@ -31,7 +31,8 @@ class ScrapeStats:
     def decode_error(self, kind: str, example: str) -> None:
         self.decode_errors[kind] = self.decode_errors.get(kind, 0) + 1
         if self.decode_error_example is None:
-            self.decode_error_example = f"{kind}: {example[:120]}"
+            at = max(0, example.find("\ufffd") - 30)
+            self.decode_error_example = f"{kind}: {example[at:at + 60]!r}"
 
     def add_commit(self, author_email: str, timestamp: int, parents: int, insertions: int, deletions: int) -> None:
         self.total_commits += 1

@@ -1,0 +1,3 @@
+from gitlm.cli import main
+
+main()

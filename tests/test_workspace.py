@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from gitlm.config import GitlmConfig
+from gitlm.errors import GitlmError, WorkspaceBusyError
+from gitlm.scrape import scrape_to_workspace
+from gitlm.workspace import Workspace, fingerprint
+
+
+def test_atomic_writer_keeps_old_file_on_failure(tmp_path):
+    ws = Workspace(tmp_path / "ws")
+    ws.write_json("data.json", {"v": 1})
+    with pytest.raises(RuntimeError):
+        with ws.atomic_writer("data.json", "w") as handle:
+            handle.write('{"v": 2, "half')
+            raise RuntimeError("killed mid-write")
+    assert json.loads(ws.path("data.json").read_text()) == {"v": 1}
+    assert [p.name for p in ws.root.iterdir()] == ["data.json"]
+
+
+def test_lock_is_exclusive(tmp_path):
+    ws = Workspace(tmp_path / "ws")
+    with ws.lock():
+        with pytest.raises(WorkspaceBusyError, match="in use"):
+            with Workspace(tmp_path / "ws").lock():
+                pass
+    with ws.lock():  # released
+        pass
+
+
+def test_corrupt_manifest_is_a_clear_error(tmp_path):
+    ws = Workspace(tmp_path)
+    ws.path("MANIFEST.json").write_text('{"phases": {')
+    with pytest.raises(GitlmError, match="MANIFEST.json is corrupt"):
+        ws.read_manifest()
+
+
+def test_interrupted_scrape_keeps_previous_output(make_repo, tmp_path):
+    repo = make_repo()
+    for i in range(3):
+        repo.write("f.txt", f"{i}\n")
+        repo.commit(f"c{i}")
+    config = GitlmConfig(out=tmp_path / "ws")
+    ws, _ = scrape_to_workspace(repo.path, config)
+    before = ws.path("commits.jsonl").read_bytes()
+    repo.write("f.txt", "new\n")
+    repo.commit("c3")
+
+    seen = []
+
+    def crash():
+        seen.append(1)
+        if len(seen) == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        scrape_to_workspace(repo.path, config, on_commit=crash)
+    assert ws.path("commits.jsonl").read_bytes() == before
+    assert sorted(p.name for p in ws.root.iterdir() if not p.name.startswith(".gitlm")) == ["MANIFEST.json", "commits.jsonl"]
+    scrape_to_workspace(repo.path, config)
+    assert ws.path("commits.jsonl").read_bytes().count(b"\n") == 4
+
+
+def test_fingerprint_is_order_independent_for_keys():
+    assert fingerprint({"a": 1, "b": 2}) == fingerprint({"b": 2, "a": 1})
+    assert fingerprint({"a": 1}) != fingerprint({"a": 2})
