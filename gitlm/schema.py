@@ -7,7 +7,15 @@ hundreds of thousands of records. Field order is the JSON key order, so outputs 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TypeVar
+
 import msgspec
+
+from gitlm.errors import GitlmError
+
+T = TypeVar("T")
 
 
 class Person(msgspec.Struct, frozen=True):
@@ -97,15 +105,79 @@ class Commit(msgspec.Struct):
     complexity: float
 
 
-_commit_encoder = msgspec.json.Encoder()
+class CommitMeta(msgspec.Struct):
+    """The commit facts a chunk carries so it can be read (or embedded) on its own."""
+
+    author: str
+    email: str
+    timestamp: int
+    subject: str
+
+
+class Chunk(msgspec.Struct):
+    """One semantic unit of a commit's change, as written to chunks.jsonl.
+
+    old_code/new_code hold the whole enclosing syntactic unit (function, method, type,
+    impl block, test, config section, Markdown section, or hunk for plain text) before and
+    after the commit; patch holds the hunk(s) inside that unit. line_range is 1-based and
+    inclusive, in the new file (the old file for deletions).
+    """
+
+    chunk_id: str  # <commit_hash>_<index>
+    commit_hash: str
+    commit_number: int
+    file_path: str
+    old_path: str | None
+    language: str | None
+    change_category: str  # git's letter: A, M, D, R, C, T
+    change_type: str  # new_function, modified_function, ..., other (documented rules)
+    unit_kind: str  # function, method, type, interface, impl, test, section, key, hunk, file
+    function_name: str | None
+    module_path: str | None
+    old_code: str | None
+    new_code: str | None
+    patch: str
+    line_range: list[int] | None
+    additions: int
+    deletions: int
+    commit_meta: CommitMeta
+    related_files: list[str]
+    token_estimate: int
+
+
+_encoder = msgspec.json.Encoder()
 _commit_decoder = msgspec.json.Decoder(Commit)
 
 
-def encode_commit(commit: Commit) -> bytes:
-    """One JSON line (no newline) for commits.jsonl."""
-    return _commit_encoder.encode(commit)
+def encode_record(record: msgspec.Struct) -> bytes:
+    """One JSON line (no newline) for a .jsonl file."""
+    return _encoder.encode(record)
+
+
+encode_commit = encode_record
 
 
 def decode_commit(line: bytes | str) -> Commit:
     """Parse one commits.jsonl line back into a Commit (raises msgspec.DecodeError)."""
     return _commit_decoder.decode(line)
+
+
+def iter_jsonl(path: Path, record_type: type[T]) -> Iterator[T]:
+    """Stream typed records from a .jsonl file, one line at a time.
+
+    A missing file or a corrupt line (a truncated write, a hand edit) is a one-line
+    GitlmError naming the file and line, never a traceback.
+    """
+    decoder = msgspec.json.Decoder(record_type)
+    try:
+        handle = open(path, "rb")
+    except FileNotFoundError:
+        raise GitlmError(f"{path} does not exist; run the phase that writes it first") from None
+    with handle:
+        for number, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            try:
+                yield decoder.decode(line)
+            except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+                raise GitlmError(f"{path} line {number} is corrupt ({exc}); re-run the phase that wrote it") from None

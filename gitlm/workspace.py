@@ -134,6 +134,26 @@ class Workspace:
         return manifest
 
 
+DEFAULT_ROOT = Path("gitlm-out")
+
+
+def find_workspace(explicit: Path | None = None, configured: Path | None = None) -> Workspace:
+    """The workspace a later phase works in: --workspace, else the configured `out`, else
+    the only workspace under ./gitlm-out/ (an error when there are none or several)."""
+    for choice in (explicit, configured):
+        if choice is not None:
+            if not Path(choice).is_dir():
+                raise BadInputError(f"workspace {choice} does not exist; run `gitlm scrape` first")
+            return Workspace(Path(choice))
+    candidates = sorted(p for p in DEFAULT_ROOT.glob("*") if (p / MANIFEST).is_file()) if DEFAULT_ROOT.is_dir() else []
+    if len(candidates) == 1:
+        return Workspace(candidates[0])
+    if not candidates:
+        raise BadInputError("no workspace found under ./gitlm-out/; run `gitlm scrape REPO` first or pass --workspace")
+    names = ", ".join(str(p) for p in candidates)
+    raise BadInputError(f"several workspaces ({names}); choose one with --workspace")
+
+
 class PhaseTimer:
     """Wall time and UTC start/end of a phase, for its manifest entry."""
 

@@ -67,3 +67,31 @@ def test_interrupted_scrape_keeps_previous_output(make_repo, tmp_path):
 def test_fingerprint_is_order_independent_for_keys():
     assert fingerprint({"a": 1, "b": 2}) == fingerprint({"b": 2, "a": 1})
     assert fingerprint({"a": 1}) != fingerprint({"a": 2})
+
+
+def test_find_workspace(tmp_path, monkeypatch):
+    from gitlm.errors import BadInputError
+    from gitlm.workspace import find_workspace
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(BadInputError, match="no workspace found"):
+        find_workspace()
+    Workspace(tmp_path / "gitlm-out" / "a").write_json("MANIFEST.json", {"phases": {}})
+    assert find_workspace().root.resolve() == tmp_path / "gitlm-out" / "a"
+    Workspace(tmp_path / "gitlm-out" / "b").write_json("MANIFEST.json", {"phases": {}})
+    with pytest.raises(BadInputError, match="several workspaces"):
+        find_workspace()
+    assert find_workspace(tmp_path / "gitlm-out" / "b").root.name == "b"
+    with pytest.raises(BadInputError, match="does not exist"):
+        find_workspace(tmp_path / "nope")
+
+
+def test_iter_jsonl_reports_corrupt_line(tmp_path):
+    from gitlm.schema import Person, encode_record, iter_jsonl
+
+    path = tmp_path / "people.jsonl"
+    path.write_bytes(encode_record(Person("a", "a@x")) + b"\n" + b'{"name": "b", "em')
+    records = iter_jsonl(path, Person)
+    assert next(records) == Person("a", "a@x")
+    with pytest.raises(GitlmError, match="people.jsonl line 2 is corrupt"):
+        next(records)
