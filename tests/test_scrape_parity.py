@@ -63,9 +63,8 @@ def rich_repos(tmp_path_factory):
     return {"rich": repo, "clone": clone_with_remotes(make, repo)}
 
 
-@pytest.mark.parametrize("which", ["rich", "clone"])
-def test_every_commit_matches_git(rich_repos, which):
-    repo = rich_repos[which]
+def assert_matches_git(repo) -> list:
+    """Scrape `repo` and check every commit against git's own answers; return the commits."""
     stats = ScrapeStats()
     commits = list(scrape(repo.path, stats=stats))
 
@@ -76,7 +75,7 @@ def test_every_commit_matches_git(rich_repos, which):
     assert [c.commit_number for c in commits] == list(range(len(commits)))
     position = {c.hash: c.commit_number for c in commits}
     for commit in commits:
-        assert all(position[p] < commit.commit_number for p in commit.parents), "parent after child"
+        assert all(position[p] < commit.commit_number for p in commit.parents if p in position), "parent after child"
 
     for commit in commits:
         numstat = _git_numstat(repo, commit.hash)
@@ -95,6 +94,22 @@ def test_every_commit_matches_git(rich_repos, which):
         assert commit.total_lines_changed == commit.insertions + commit.deletions
     assert stats.total_commits == len(commits)
     assert stats.patch_misaligned_commits == 0
+    return commits
+
+
+@pytest.mark.parametrize("which", ["rich", "clone"])
+def test_every_commit_matches_git(rich_repos, which):
+    assert len(assert_matches_git(rich_repos[which])) >= 20
+
+
+def test_shallow_clone_matches_git(rich_repos, tmp_path):
+    from tests.gitrepo import GitRepo
+
+    source = rich_repos["rich"]
+    GitRepo(tmp_path, source.env, init=False).git("clone", "-q", "--depth", "3", "--no-single-branch",
+                                                   f"file://{source.path}", "shallow")
+    commits = assert_matches_git(GitRepo(tmp_path / "shallow", source.env, init=False))
+    assert any(not c.parents for c in commits[1:]), "shallow boundaries look like roots"
 
 
 def test_rich_history_details(rich_repos):
