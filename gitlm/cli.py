@@ -33,6 +33,11 @@ def main() -> None:
         if debug:
             raise
         _fail(str(exc), exc.exit_code)
+    except OSError as exc:  # the system refused (disk full, permission, vanished file): not a bug
+        if debug:
+            raise
+        where = f"{exc.filename}: " if exc.filename else ""
+        _fail(f"{where}{exc.strerror or exc}", 1)
     except Exception as exc:  # a bug: say so in one line; --debug shows the traceback
         if debug:
             raise

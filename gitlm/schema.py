@@ -57,6 +57,10 @@ class FileChange(msgspec.Struct):
     patch_truncated: bool
     change_frequency: int
     author_ownership: float
+    # git's (abbreviated) blob ids of the two sides, as --raw prints them; None for the
+    # side that does not exist (A: old, D: new). The chunker reads blobs by these ids.
+    old_blob: str | None = None
+    new_blob: str | None = None
 
 
 class Commit(msgspec.Struct):
@@ -131,7 +135,7 @@ class Chunk(msgspec.Struct):
     language: str | None
     change_category: str  # git's letter: A, M, D, R, C, T
     change_type: str  # new_function, modified_function, ..., other (documented rules)
-    unit_kind: str  # function, method, type, interface, impl, test, section, key, hunk, file
+    unit_kind: str  # function, method, type, interface, impl, test, module, section, key, hunk, file, group
     function_name: str | None
     module_path: str | None
     old_code: str | None

@@ -98,9 +98,12 @@ class Workspace:
                 handle.flush()
                 os.fsync(handle.fileno())
             os.replace(temp, target)
-        except BaseException:
+        except BaseException as exc:
             with contextlib.suppress(FileNotFoundError):
                 temp.unlink()
+            if isinstance(exc, OSError):
+                # a full disk, a read-only or vanished directory: one line, previous output kept
+                raise GitlmError(f"cannot write {target}: {exc.strerror or exc}; nothing was replaced") from exc
             raise
 
     def write_json(self, name: str, data: Any) -> None:

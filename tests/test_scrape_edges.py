@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gitlm.config import ScrapeConfig
+from gitlm.config import PrivacyConfig, ScrapeConfig
 from gitlm.errors import BadInputError
 from gitlm.schema import encode_commit
 from gitlm.scrape import ScrapeStats, parse, scrape
@@ -139,7 +139,9 @@ def test_huge_file_is_cut_not_held(make_repo):
     repo.write("big.txt", "".join(f"line {i}\n" for i in range(200_000)))
     repo.write("small.txt", "small\n")
     repo.commit("add a big file")
-    [commit] = scrape(repo.path, ScrapeConfig(max_patch_bytes=1000))
+    # 2.3 MB is over privacy.max_file_size (1 MiB), which would leave big.txt out: lift it
+    # here to test that the patch itself is cut while it is read
+    [commit] = scrape(repo.path, ScrapeConfig(max_patch_bytes=1000), privacy=PrivacyConfig(max_file_size=0))
     big, small = commit.files
     assert big.insertions == 200_000 and big.patch_truncated and len(big.patch) <= 1000
     assert small.patch.endswith("+small\n") and not small.patch_truncated

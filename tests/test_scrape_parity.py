@@ -4,8 +4,15 @@ from __future__ import annotations
 
 import pytest
 
+from gitlm.config import PrivacyConfig
 from gitlm.scrape import ScrapeStats, scrape
 from tests.histories import build_rich_history, clone_with_remotes
+
+
+# Parity is with git's own, unfiltered view: the default path filters would (rightly) drop the
+# fixture's vendor/library submodule, and redaction could change patch text. The filters
+# themselves are tested in tests/test_privacy_scrape.py.
+GIT_VIEW = PrivacyConfig(redact_secrets=False, default_excludes=False, max_file_size=0)
 
 
 def _git_numstat(repo, commit: str) -> list[tuple[int | None, int | None, str]]:
@@ -66,7 +73,7 @@ def rich_repos(tmp_path_factory):
 def assert_matches_git(repo) -> list:
     """Scrape `repo` and check every commit against git's own answers; return the commits."""
     stats = ScrapeStats()
-    commits = list(scrape(repo.path, stats=stats))
+    commits = list(scrape(repo.path, stats=stats, privacy=GIT_VIEW))
 
     expected = set(repo.git("rev-list", "--all").split())
     hashes = [c.hash for c in commits]
@@ -115,7 +122,7 @@ def test_shallow_clone_matches_git(rich_repos, tmp_path):
 def test_rich_history_details(rich_repos):
     repo = rich_repos["rich"]
     stats = ScrapeStats()
-    by_subject = {c.message_subject: c for c in scrape(repo.path, stats=stats)}
+    by_subject = {c.message_subject: c for c in scrape(repo.path, stats=stats, privacy=GIT_VIEW)}
 
     initial = by_subject["feat(core): initial import"]
     assert initial.commit_number == 0 and initial.parents == [] and not initial.is_merge

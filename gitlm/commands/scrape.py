@@ -29,6 +29,11 @@ def scrape(
     max_patch_bytes: Annotated[Optional[int], typer.Option(help="Cut each file's patch at this many bytes [default 65536].")] = None,
     patches: Annotated[Optional[bool], typer.Option("--patches/--no-patches", help="Keep each file's unified diff.")] = None,
     history_json: Annotated[Optional[bool], typer.Option("--json", help="Also write git_history.json.")] = None,
+    keep_secrets: Annotated[bool, typer.Option("--keep-secrets", help="Do NOT redact secrets (API keys, tokens, passwords, private keys) from the outputs.")] = False,
+    exclude: Annotated[Optional[list[str]], typer.Option("--exclude", "-x", help="Leave out files matching these .gitignore-style patterns (repeat or comma-separate; '!pat' re-includes).")] = None,
+    include: Annotated[Optional[list[str]], typer.Option("--include", "-i", help="Keep only files matching these .gitignore-style patterns (repeat or comma-separate).")] = None,
+    default_excludes: Annotated[Optional[bool], typer.Option("--default-excludes/--no-default-excludes", help="Leave out vendored dirs, lock files, minified and generated files [default: on].")] = None,
+    max_file_size: Annotated[Optional[int], typer.Option(help="Leave out files larger than this many bytes (0 = no limit) [default 1048576].")] = None,
     show_stats: Annotated[bool, typer.Option("--stats", help="Print the history's statistics.")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Say more about what is happening.")] = False,
     config_file: ConfigOption = None,
@@ -42,7 +47,15 @@ def scrape(
             "branches": _split_patterns(branches), "since": since, "until": until,
             "max_patch_bytes": max_patch_bytes, "patches": patches, "history_json": history_json,
         },
+        "privacy": {
+            "redact_secrets": False if keep_secrets else None, "exclude": _split_patterns(exclude),
+            "include": _split_patterns(include), "default_excludes": default_excludes, "max_file_size": max_file_size,
+        },
     })
+    if not config.privacy.redact_secrets:
+        from gitlm.privacy import KEEP_SECRETS_WARNING
+
+        err.print(f"[bold yellow]warning:[/] {KEEP_SECRETS_WARNING}")
     started = time.perf_counter()
     with progress_bar("scrape", "commits") as progress:
         task = progress.add_task("scrape", total=None)
@@ -66,6 +79,9 @@ def scrape(
         f"scraped {figures['total_commits']:,} commits in {seconds:.1f} s ({rate:,.0f} commits/s) "
         f"-> {workspace.path('commits.jsonl')}"
     )
+    if figures["secrets_redacted"] and verbose:
+        kinds = ", ".join(f"{n} {kind}" for kind, n in figures["secrets_by_type"].items())
+        err.print(f"redacted {figures['secrets_redacted']} secrets ({kinds})")
     if figures["decode_error_total"]:
         err.print(f"[yellow]note:[/] {figures['decode_error_total']} undecodable strings replaced with U+FFFD "
                   f"(e.g. {figures['decode_error_example']!r})")
@@ -92,6 +108,8 @@ def _print_stats(figures: dict[str, Any]) -> None:
         ("binary changes", f"{figures['binary_changes']:,}"),
         ("truncated patches", f"{figures['truncated_patches']:,}"),
         ("decode errors", f"{figures['decode_error_total']:,}"),
+        ("secrets redacted", f"{figures['secrets_redacted']:,}" if figures["secret_redaction"] else "off (--keep-secrets)"),
+        ("files excluded", f"{figures['files_excluded']:,}"),
     ]
     for name, value in rows:
         table.add_row(name, value)

@@ -44,6 +44,8 @@ class RawFile:
     insertions: int | None  # None: binary (numstat "-")
     deletions: int | None
     patch: bytes | None = None  # at most patch_limit + 1 bytes per section
+    old_blob: bytes = b""  # abbreviated object ids of both sides (for the size filter)
+    new_blob: bytes = b""
 
 
 @dataclass(slots=True)
@@ -197,14 +199,16 @@ def parse_meta(meta: bytes) -> list[RawFile]:
         token = tokens[index]
         if not token.startswith(b":"):
             break
-        old_mode, new_mode, _old, _new, status = token[1:].split(b" ")
+        old_mode, new_mode, old_blob, new_blob, status = token[1:].split(b" ")
         letter = chr(status[0])
         similarity = int(status[1:]) if len(status) > 1 else None
         if letter in "RC":
-            files.append(RawFile(letter, similarity, old_mode, new_mode, tokens[index + 1], tokens[index + 2], 0, 0))
+            files.append(RawFile(letter, similarity, old_mode, new_mode, tokens[index + 1], tokens[index + 2], 0, 0,
+                                 old_blob=old_blob, new_blob=new_blob))
             index += 3
         else:
-            files.append(RawFile(letter, similarity, old_mode, new_mode, None, tokens[index + 1], 0, 0))
+            files.append(RawFile(letter, similarity, old_mode, new_mode, None, tokens[index + 1], 0, 0,
+                                 old_blob=old_blob, new_blob=new_blob))
             index += 2
     for entry in files:  # numstat entries, same order as raw
         added, deleted, rest = tokens[index].split(b"\t", 2)

@@ -27,12 +27,27 @@ class ScrapeStats:
     last_timestamp: int | None = None
     _authors: set[str] = field(default_factory=set, repr=False)
     files_touched: int = 0
+    # privacy (gitlm.privacy): secrets replaced by placeholders, files left out by the path
+    # filters (their lines are not in insertions/deletions above, nor in the records)
+    secret_redaction: bool = True
+    secrets_redacted: int = 0
+    secrets_by_type: dict[str, int] = field(default_factory=dict)
+    files_excluded: int = 0
+    files_excluded_by_reason: dict[str, int] = field(default_factory=dict)
+    excluded_insertions: int = 0
+    excluded_deletions: int = 0
 
     def decode_error(self, kind: str, example: str) -> None:
         self.decode_errors[kind] = self.decode_errors.get(kind, 0) + 1
         if self.decode_error_example is None:
             at = max(0, example.find("\ufffd") - 30)
             self.decode_error_example = f"{kind}: {example[at:at + 60]!r}"
+
+    def exclude_file(self, reason: str, insertions: int, deletions: int) -> None:
+        self.files_excluded += 1
+        self.files_excluded_by_reason[reason] = self.files_excluded_by_reason.get(reason, 0) + 1
+        self.excluded_insertions += insertions
+        self.excluded_deletions += deletions
 
     def add_commit(self, author_email: str, timestamp: int, parents: int, insertions: int, deletions: int) -> None:
         self.total_commits += 1

@@ -38,10 +38,12 @@ def scrape_to_workspace(
     workspace = Workspace(config.out or default_workspace(repo))
     stats = ScrapeStats()
     with workspace.lock():
+        workspace.read_manifest()  # a corrupt manifest stops the run before any output is replaced
         timer = PhaseTimer()
         refs = read_refs(repo, config.scrape.branches)
         with workspace.atomic_writer(COMMITS) as out:
-            for commit in scrape(repo, config.scrape, stats=stats, refs=refs, temp_dir=workspace.root, on_start=on_start):
+            for commit in scrape(repo, config.scrape, stats=stats, refs=refs, temp_dir=workspace.root, on_start=on_start,
+                                 privacy=config.privacy):
                 out.write(encode_commit(commit))
                 out.write(b"\n")
                 if on_commit is not None:
@@ -50,13 +52,14 @@ def scrape_to_workspace(
         if config.scrape.history_json:
             write_history_json(workspace, repo, stats)
             outputs.append(HISTORY_JSON)
+        phase_config = config.scrape.model_dump(mode="json") | {"privacy": config.privacy.model_dump(mode="json")}
         result = {
             "status": "completed",
             **timer.finish(),
             "outputs": outputs,
             "stats": stats.as_dict(),
-            "config": config.scrape.model_dump(mode="json"),
-            "fingerprint": fingerprint(refs.ref_tips, config.scrape.model_dump(mode="json")),
+            "config": phase_config,
+            "fingerprint": fingerprint(refs.ref_tips, phase_config),
             "error": None,
         }
         workspace.record_phase(

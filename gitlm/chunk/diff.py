@@ -1,0 +1,260 @@
+"""A file's unified diff as hunks and changed blocks, and the part of it inside one unit.
+
+Line numbers here are 0-based and ranges half-open. A block is one run of consecutive
+removed/added lines: (old_start, old_end, new_start, new_end); a pure insertion has
+old_start == old_end (the old line it goes before), a pure deletion new_start == new_end.
+Between blocks, old and new lines correspond one to one.
+
+The scraper's patch (git's own diff, -U3, secrets already redacted) is used when it is
+complete; when it was cut at max_patch_bytes or not kept (--no-patches), the diff is
+recomputed from the two blobs with difflib (counted as patches_recomputed).
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from bisect import bisect_left, bisect_right
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+_HEADER = re.compile(r"@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@(.*)")
+
+Block = tuple[int, int, int, int]
+
+
+@dataclass(slots=True)
+class Hunk:
+    old_start: int  # 0-based line of the hunk's first old line (its position when it has none)
+    new_start: int
+    lines: list[str]  # ' ', '-', '+' or '\\' prefixed, without line ends
+    heading: str = ""  # git's function context after the second @@
+    old_count: int = -1  # the header's line counts (-1: not from a header)
+    new_count: int = -1
+    olds: list[int] = field(default_factory=list)  # per line: its old line number (the next one for '+')
+    news: list[int] = field(default_factory=list)  # per line: its new line number (the next one for '-')
+
+
+@dataclass(slots=True)
+class Clip:
+    """The part of a diff inside one unit: its hunk text and its -/+ lines (without marks)."""
+
+    patch: str
+    removed: list[str]
+    added: list[str]
+
+    @property
+    def additions(self) -> int:
+        return len(self.added)
+
+    @property
+    def deletions(self) -> int:
+        return len(self.removed)
+
+
+@dataclass(slots=True)
+class Diff:
+    hunks: list[Hunk]
+    blocks: list[Block] = field(default_factory=list)
+    consistent: bool = True  # every hunk's lines add up to its header's counts
+    recomputed: bool = False  # built from the blobs (not git's patch, which the scraper redacted)
+
+    @classmethod
+    def from_hunks(cls, hunks: list[Hunk]) -> Diff:
+        blocks: list[Block] = []
+        consistent = True
+        for hunk in hunks:
+            old = hunk.old_start
+            new = hunk.new_start
+            open_old = open_new = -1
+            olds = hunk.olds = []
+            news = hunk.news = []
+            for line in hunk.lines:
+                olds.append(old)
+                news.append(new)
+                mark = line[:1]
+                if mark == "-" or mark == "+":
+                    if open_old < 0:
+                        open_old, open_new = old, new
+                    if mark == "-":
+                        old += 1
+                    else:
+                        new += 1
+                elif mark == "\\":
+                    continue
+                else:
+                    if open_old >= 0:
+                        blocks.append((open_old, old, open_new, new))
+                        open_old = -1
+                    old += 1
+                    new += 1
+            if open_old >= 0:
+                blocks.append((open_old, old, open_new, new))
+            if hunk.old_count >= 0 and (old - hunk.old_start != hunk.old_count or new - hunk.new_start != hunk.new_count):
+                consistent = False
+        return cls(hunks, blocks, consistent)
+
+    @property
+    def deleted(self) -> list[tuple[int, int]]:
+        return [(a, b) for a, b, _, _ in self.blocks if b > a]
+
+    @property
+    def added(self) -> list[tuple[int, int]]:
+        return [(c, d) for _, _, c, d in self.blocks if d > c]
+
+    # -- line mapping between the two sides --------------------------------------------------
+
+    def to_old(self, line: int, *, end: bool) -> int:
+        """The old line boundary matching new line boundary `line`. A boundary inside a block
+        maps to the block's start (end=False) or end (end=True), and a pure deletion at the
+        boundary is inside both ways, so a range mapped this way holds every block it touches."""
+        return _map(self.blocks, line, end, 2, 0)
+
+    def to_new(self, line: int, *, end: bool) -> int:
+        """The new line boundary matching old line boundary `line` (as `to_old`)."""
+        return _map(self.blocks, line, end, 0, 2)
+
+    # -- the part of the diff inside a unit ---------------------------------------------------
+
+    def clip(self, old: tuple[int, int] | None, new: tuple[int, int] | None, context: int = 3) -> Clip:
+        """The changes inside old lines `old` and new lines `new` as hunk text, with up to
+        `context` lines of context that lie inside the unit too."""
+        o_lo, o_hi = old if old is not None else (0, 0)
+        n_lo, n_hi = new if new is not None else (0, 0)
+        parts: list[str] = []
+        removed: list[str] = []
+        added: list[str] = []
+        for hunk in self.hunks:
+            olds, news, lines = hunk.olds, hunk.news, hunk.lines
+            if not lines:
+                continue
+            # the lines whose old number is in [o_lo, o_hi) or new number in [n_lo, n_hi)
+            spans = []
+            if o_hi > o_lo and olds[0] < o_hi and olds[-1] >= o_lo:
+                spans.append((bisect_left(olds, o_lo), bisect_left(olds, o_hi)))
+            if n_hi > n_lo and news[0] < n_hi and news[-1] >= n_lo:
+                spans.append((bisect_left(news, n_lo), bisect_left(news, n_hi)))
+            if not spans:
+                continue
+            start, stop = min(a for a, _ in spans), max(b for _, b in spans)
+            kept: list[int] = []
+            for index in range(start, stop):
+                mark = lines[index][:1]
+                if mark == "-":
+                    keep = o_lo <= olds[index] < o_hi
+                elif mark == "+":
+                    keep = n_lo <= news[index] < n_hi
+                elif mark == "\\":
+                    keep = bool(kept) and kept[-1] == index - 1
+                else:
+                    keep = o_lo <= olds[index] < o_hi or n_lo <= news[index] < n_hi
+                if keep:
+                    kept.append(index)
+            changes = [i for i, k in enumerate(kept) if lines[k][:1] in ("-", "+")]
+            if not changes:
+                continue
+            first, last = changes[0], changes[-1]
+            lo = first
+            while lo > 0 and first - lo < context and lines[kept[lo - 1]][:1] not in ("-", "+", "\\"):
+                lo -= 1
+            hi = last
+            while hi + 1 < len(kept) and lines[kept[hi + 1]][:1] not in ("-", "+") and (
+                    hi - last < context or lines[kept[hi + 1]][:1] == "\\"):
+                hi += 1
+            piece = kept[lo:hi + 1]
+            marks = [lines[k][:1] for k in piece]
+            plus, minus, note = marks.count("+"), marks.count("-"), marks.count("\\")
+            context_lines = len(marks) - plus - minus - note
+            old_count, new_count = context_lines + minus, context_lines + plus
+            for k, mark in zip(piece, marks):
+                if mark == "-":
+                    removed.append(lines[k][1:])
+                elif mark == "+":
+                    added.append(lines[k][1:])
+            old_first = olds[piece[0]] + (1 if old_count else 0)
+            new_first = news[piece[0]] + (1 if new_count else 0)
+            parts.append(f"@@ -{_range(old_first, old_count)} +{_range(new_first, new_count)} @@{hunk.heading}\n")
+            parts.extend(lines[k] + "\n" for k in piece)
+        return Clip("".join(parts), removed, added)
+
+
+def _map(blocks: Sequence[Block], line: int, end: bool, src: int, dst: int) -> int:
+    shift = 0
+    for block in blocks:
+        s_lo, s_hi, d_lo, d_hi = block[src], block[src + 1], block[dst], block[dst + 1]
+        if line < s_lo:
+            break
+        if line == s_lo:
+            if s_lo == s_hi:
+                return d_hi if end else d_lo
+            return d_lo
+        if line < s_hi:
+            return d_hi if end else d_lo
+        shift = d_hi - s_hi
+    return line + shift
+
+
+def _range(start: int, count: int) -> str:
+    return str(start) if count == 1 else f"{start},{count}"
+
+
+def parse_patch(patch: str) -> Diff:
+    """The hunks of one file's patch as the scraper stored it (headers before the first @@
+    are skipped)."""
+    hunks: list[Hunk] = []
+    lines = patch.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    current: list[str] | None = None
+    for line in lines:
+        if line.startswith("@@ "):
+            match = _HEADER.match(line)
+            if match is None:
+                current = None
+                continue
+            a, b, c, d, heading = match.groups()
+            old_count = 1 if b is None else int(b)
+            new_count = 1 if d is None else int(d)
+            old_start = int(a) - (1 if old_count else 0)
+            new_start = int(c) - (1 if new_count else 0)
+            current = []
+            hunks.append(Hunk(max(old_start, 0), max(new_start, 0), current, heading, old_count, new_count))
+        elif current is not None:
+            current.append(line)
+    return Diff.from_hunks(hunks)
+
+
+def diff_texts(old_lines: Sequence[str], new_lines: Sequence[str], context: int = 3) -> Diff:
+    """A unified diff of two line lists (without line ends), for changes whose patch is
+    missing or was truncated."""
+    matcher = difflib.SequenceMatcher(None, old_lines, new_lines, autojunk=len(old_lines) + len(new_lines) > 4000)
+    hunks: list[Hunk] = []
+    for group in matcher.get_grouped_opcodes(context):
+        first = group[0]
+        lines: list[str] = []
+        for tag, i1, i2, j1, j2 in group:
+            if tag == "equal":
+                lines.extend(" " + line for line in old_lines[i1:i2])
+                continue
+            if tag in ("replace", "delete"):
+                lines.extend("-" + line for line in old_lines[i1:i2])
+            if tag in ("replace", "insert"):
+                lines.extend("+" + line for line in new_lines[j1:j2])
+        hunks.append(Hunk(first[1], first[3], lines))
+    diff = Diff.from_hunks(hunks)
+    diff.recomputed = True
+    return diff
+
+
+def changed_lines_in(ranges: Sequence[tuple[int, int]], lo: int, hi: int) -> bool:
+    """Whether any of the sorted ranges overlaps [lo, hi)."""
+    starts = [a for a, _ in ranges]
+    k = bisect_right(starts, hi - 1) - 1
+    while k >= 0:
+        a, b = ranges[k]
+        if b > lo:
+            return True
+        if b <= lo:
+            return False
+        k -= 1
+    return False

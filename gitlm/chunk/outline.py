@@ -1,0 +1,502 @@
+"""A blob's outline: its syntactic units as a tree of line ranges, read with tree-sitter.
+
+An Entry is one top-level node of a level (a function, a class, an import, a comment) with
+its lines `[start, end)` relative to its parent's first line; containers (classes, impl
+blocks, modules, sections, functions too large for one chunk) hold their members. Entries
+are immutable and shared between the outlines of successive versions of a file.
+
+Speed: a history parses each version of every changed file, and tree-sitter's full parse
+(~15 MB/s for Python) would dominate the whole stage. `derive` builds the new version's
+outline from the old one instead: entries the diff does not touch are kept (shifted by the
+lines inserted above them), and only the touched entries' text is re-parsed, with
+tree-sitter's `included_ranges` holding just the enclosing containers' header and closing
+lines around it, so a method edit in a 4,000-line class parses that method plus `class X:`.
+The re-parsed region must parse without errors and stay inside its container; otherwise the
+next level up is tried, and at the top the whole file is parsed.
+"""
+
+from __future__ import annotations
+
+from array import array
+from bisect import bisect_right
+from collections.abc import Iterator, Sequence
+
+import numpy as np
+import tree_sitter
+
+from gitlm.chunk.languages import UNIT_KINDS, Analyzer, Found, Node
+
+Block = tuple[int, int, int, int]
+
+_SKIP_FIELDS = frozenset({"name", "condition", "key"})
+
+
+class LineIndex:
+    """Byte offsets of a blob's line starts: line i is data[offsets[i]:offsets[i + 1]]."""
+
+    __slots__ = ("offsets", "count")
+
+    def __init__(self, data: bytes):
+        newlines = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10)
+        count = len(newlines) + (1 if data and not data.endswith(b"\n") else 0)
+        offsets = np.empty(count + 1, dtype=np.int64)
+        offsets[0] = 0
+        offsets[1:len(newlines) + 1] = newlines + 1
+        offsets[count] = len(data)
+        self.offsets = array("q", offsets.tobytes())  # 8 bytes a line (a list would take 36)
+        self.count = count
+
+    def byte(self, line: int) -> int:
+        """Where line `line` starts (the end of the data for line == count)."""
+        return self.offsets[line]
+
+    def size(self, start: int, end: int) -> int:
+        offsets = self.offsets
+        return offsets[end] - offsets[start]
+
+
+class Entry:
+    """One node of an outline level; lines are relative to the parent's start line."""
+
+    __slots__ = ("kind", "name", "start", "end", "head", "tail", "members", "test", "scope", "nested")
+
+    def __init__(self, kind: str, name: str | None, start: int, end: int, *, head: int = 0, tail: int = 0,
+                 members: tuple[Entry, ...] | None = None, test: bool = False, scope: str | None = None,
+                 nested: bool = False):
+        self.kind = kind
+        self.name = name
+        self.start = start
+        self.end = end
+        self.head = head  # header lines before the first member (containers)
+        self.tail = tail  # closing lines after the last member (containers)
+        self.members = members
+        self.test = test
+        self.scope = scope if scope is not None else name
+        self.nested = nested  # members are always read (a class), not only when too large (a function)
+
+    @property
+    def is_unit(self) -> bool:
+        return self.kind in UNIT_KINDS
+
+    def moved(self, delta: int) -> Entry:
+        if delta == 0:
+            return self
+        return Entry(self.kind, self.name, self.start + delta, self.end + delta, head=self.head, tail=self.tail,
+                     members=self.members, test=self.test, scope=self.scope, nested=self.nested)
+
+    def with_members(self, members: tuple[Entry, ...], delta: int) -> Entry:
+        return Entry(self.kind, self.name, self.start, self.end + delta, head=self.head, tail=self.tail,
+                     members=members, test=self.test, scope=self.scope, nested=self.nested)
+
+    def __repr__(self) -> str:  # for test failures
+        inner = f" {list(self.members)!r}" if self.members else ""
+        return f"<{self.kind} {self.name!r} {self.start}-{self.end}{inner}>"
+
+
+class Outline:
+    """A blob's entries, or has_error when tree-sitter could not parse it cleanly."""
+
+    __slots__ = ("entries", "has_error", "error_line")
+
+    def __init__(self, entries: tuple[Entry, ...], has_error: bool = False, error_line: int | None = None):
+        self.entries = entries
+        self.has_error = has_error
+        self.error_line = error_line
+
+
+def _line_span(node: Node) -> tuple[int, int]:
+    start = node.start_point.row
+    end_point = node.end_point
+    end = end_point.row + (1 if end_point.column > 0 else 0)
+    return start, max(end, start + 1)
+
+
+class Extractor:
+    """Turns tree-sitter nodes into outline entries for one analyzer."""
+
+    def __init__(self, analyzer: Analyzer, split_bytes: int):
+        self.analyzer = analyzer
+        self.split_bytes = split_bytes  # functions larger than this keep their statements as members
+        self.parser = tree_sitter.Parser(analyzer.language)
+        self._lines = LineIndex(b"")
+        self._data = b""
+
+    # -- full parse -----------------------------------------------------------------------
+
+    def parse(self, data: bytes, lines: LineIndex | None = None) -> Outline:
+        self._lines = lines if lines is not None else LineIndex(data)
+        self._data = data
+        self.parser.included_ranges = None
+        root = self.parser.parse(data).root_node
+        if root.has_error:
+            return Outline((), has_error=True, error_line=_first_error_line(root))
+        return Outline(tuple(self.entries(self.level_nodes(root.named_children), 0, None, False)))
+
+    def level_nodes(self, nodes: Sequence[Node]) -> Iterator[Node]:
+        """The nodes that are entries of a level: transparent wrappers are opened."""
+        transparent = self.analyzer.transparent
+        skip = self.analyzer.skip
+        for node in nodes:
+            if node.type in transparent:
+                yield from self.level_nodes(node.named_children)
+            elif node.type not in skip:
+                yield node
+
+    def _span(self, node: Node) -> tuple[int, int]:
+        """A node's lines, without the blank lines some grammars end a node with (a TOML
+        table, a Markdown section)."""
+        start, end = _line_span(node)
+        if end - start > 1 and node.end_point.column == 0:
+            data, offsets = self._data, self._lines.offsets
+            while end - start > 1 and end <= self._lines.count and not data[offsets[end - 1]:offsets[end]].strip():
+                end -= 1
+        return start, end
+
+    def member_nodes(self, body: Node, owner: Node) -> Iterator[Node]:
+        """The nodes of a container's members. Comments between the header and the body's
+        first statement are children of the container node in some grammars (Python), not
+        of its body: they are members too, so a full parse and a region parse agree."""
+        nodes = body.named_children
+        skipped = {n.id for name in _SKIP_FIELDS for n in body.children_by_field_name(name)}
+        if skipped:
+            nodes = [c for c in nodes if c.id not in skipped]
+        holder = body.parent
+        if holder is not None and body.id != owner.id:
+            header_row = holder.start_point.row
+            extras = [c for c in holder.named_children if c.is_extra and c.start_point.row > header_row]
+            if extras:
+                nodes = sorted(nodes + extras, key=lambda n: n.start_byte)
+        return self.level_nodes(nodes)
+
+    def entries(self, nodes: Iterator[Node], base: int, parent: Entry | None, in_test: bool) -> list[Entry]:
+        """Entries (relative to line `base`) for one level's nodes; doc comments and
+        attributes directly above a unit (no blank line between) become part of it."""
+        rules = self.analyzer.rules
+        attach = self.analyzer.attach
+        parent_kind = parent.kind if parent is not None else None
+        out: list[Entry] = []
+        pending: list[Node] = []
+
+        def flush() -> None:  # comments and attributes that attach to no unit
+            for node in pending:
+                start, end = self._span(node)
+                out.append(Entry("comment", None, start - base, end - base, test=in_test))
+            pending.clear()
+
+        for node in nodes:
+            start, end = self._span(node)
+            if node.type in attach:
+                if pending and _line_span(pending[-1])[1] < start:
+                    flush()
+                pending.append(node)
+                continue
+            rule = rules.get(node.type)
+            found = rule(node, pending) if rule is not None else None
+            if found is None or (found.kind not in UNIT_KINDS and found.kind != "block"):
+                flush()
+                out.append(Entry("statement", None, start - base, end - base, test=in_test))
+                continue
+            if pending and _line_span(pending[-1])[1] >= start:
+                start = min(start, _line_span(pending[0])[0])
+                pending.clear()
+            else:
+                flush()
+            out.append(self._unit(node, found, start, end, base, parent_kind, in_test))
+        flush()
+        return out
+
+    def _unit(self, node: Node, found: Found, start: int, end: int, base: int, parent_kind: str | None, in_test: bool) -> Entry:
+        kind = found.kind
+        if kind == "function" and parent_kind in ("type", "interface", "impl"):
+            kind = "method"
+        test = found.test or in_test
+        entry = Entry(kind, found.name, start - base, end - base, test=test, scope=found.scope, nested=found.nested)
+        body = found.body
+        if body is not None and (found.nested or self._lines.size(start, end) > self.split_bytes):
+            members = self.entries(self.member_nodes(body, node), start, entry, test)
+            if members:
+                entry.members = tuple(members)
+                entry.head = members[0].start
+                entry.tail = (end - start) - members[-1].end
+        return entry
+
+    # -- incremental ----------------------------------------------------------------------
+
+    def derive(self, old: Outline, blocks: Sequence[Block], data: bytes, lines: LineIndex) -> Outline | None:
+        """The new version's outline from the old one and the changed blocks (old start,
+        old end, new start, new end; 0-based lines), re-parsing only touched entries; None
+        when the touched entries do not re-parse cleanly (the caller parses the whole file)."""
+        if old.has_error or not self.analyzer.incremental:
+            return None
+        if not blocks:
+            return old
+        self._lines = lines
+        self._data = data
+        # each block with the old lines it reaches: blank lines around a change do not
+        # separate it from its neighbours (text inserted after a blank line may continue the
+        # entry above it)
+        reach = [(os_, oe, ns, ne, os_ - _blank_run(data, lines, ns, -1), oe + _blank_run(data, lines, ne, 1))
+                 for os_, oe, ns, ne in blocks]
+        result = self._level(old.entries, 0, 0, reach, [], data, lines)
+        return Outline(tuple(result)) if result is not None else None
+
+    def _clusters(self, entries: Sequence[Entry], base_old: int, blocks: Sequence[Block], data: bytes, lines: LineIndex) -> list[_Cluster]:
+        """Group the blocks by the runs of entries they touch (a block touches the entries it
+        overlaps or borders, across blank lines; one in a gap touches both neighbours)."""
+        starts = _starts(entries)
+        count = len(entries)
+        spans: list[tuple[int, int, Block]] = []
+        for block in blocks:
+            rs = block[4] - base_old
+            re_ = block[5] - base_old
+            k = bisect_right(starts, re_) - 1
+            last, first = k, None
+            while k >= 0 and entries[k].end >= rs:
+                first = k
+                k -= 1
+            if first is None:
+                after = bisect_right(starts, re_)
+                first, last = max(after - 1, 0), min(after, count - 1)
+            spans.append((first, last, block))
+        spans.sort(key=lambda span: (span[0], span[1]))
+        clusters: list[_Cluster] = []
+        for first, last, block in spans:
+            cluster = _Cluster(first, last, [block])
+            cluster.lo = min(block[0], base_old + entries[first].start) if last >= first else block[0]
+            cluster.hi = max(block[1], base_old + entries[last].end) if last >= first else block[1]
+            while cluster.first > 0 and (base_old + entries[cluster.first - 1].end > cluster.lo or (
+                    entries[cluster.first - 1].kind == "comment" and base_old + entries[cluster.first - 1].end == cluster.lo)):
+                # overlapping entries, and comments right above (they may attach to what follows)
+                cluster.first -= 1
+                cluster.lo = min(cluster.lo, base_old + entries[cluster.first].start)
+            while cluster.last + 1 < count and base_old + entries[cluster.last + 1].start < cluster.hi:
+                cluster.last += 1
+                cluster.hi = max(cluster.hi, base_old + entries[cluster.last].end)
+            if clusters and (cluster.first <= clusters[-1].last or cluster.lo < clusters[-1].hi):
+                merged = clusters[-1]
+                merged.first, merged.last = min(merged.first, cluster.first), max(merged.last, cluster.last)
+                merged.lo, merged.hi = min(merged.lo, cluster.lo), max(merged.hi, cluster.hi)
+                merged.blocks.append(block)
+            else:
+                clusters.append(cluster)
+        return clusters
+
+    def _level(self, entries: Sequence[Entry], base_old: int, base_new: int, blocks: Sequence[Block],
+               ancestors: list[tuple[Entry, int, int]], data: bytes, lines: LineIndex) -> list[Entry] | None:
+        """This level's new entries (relative to base_new). Each run of touched entries is
+        either one container whose body holds all its changes (recurse into it) or is
+        re-parsed; all re-parsed runs of a level go through one tree-sitter call."""
+        clusters = self._clusters(entries, base_old, blocks, data, lines)
+        shift = 0
+        reparse: list[_Cluster] = []
+        for cluster in clusters:
+            cluster.delta = sum((b[3] - b[2]) - (b[1] - b[0]) for b in cluster.blocks)
+            cluster.new_lo = cluster.lo - base_old + base_new + shift
+            cluster.new_hi = cluster.hi - base_old + base_new + shift + cluster.delta
+            cluster.shift = shift
+            shift += cluster.delta
+            if cluster.first == cluster.last and cluster.first < len(entries):
+                entry = entries[cluster.first]
+                replacement = self._recurse(entry, base_old, base_new + shift - cluster.delta, cluster, ancestors, data, lines)
+                if replacement is not None:
+                    cluster.fresh = [replacement]
+                    continue
+            reparse.append(cluster)
+        if reparse and not self._reparse(reparse, entries, clusters, base_new, ancestors, data, lines):
+            return None
+        out: list[Entry] = []
+        index = 0
+        for cluster in clusters:
+            out.extend(e.moved(cluster.shift) for e in entries[index:cluster.first])
+            out.extend(cluster.fresh)
+            index = cluster.last + 1
+        out.extend(e.moved(shift) for e in entries[index:])
+        return out
+
+    def _recurse(self, entry: Entry, base_old: int, new_base: int, cluster: _Cluster,
+                 ancestors: list[tuple[Entry, int, int]], data: bytes, lines: LineIndex) -> Entry | None:
+        """The container `entry` with its members re-derived, when every change of the
+        cluster lies inside its body; else None."""
+        if not entry.members or entry.head < 1:
+            return None
+        body_lo, body_hi = base_old + entry.start + entry.head, base_old + entry.end - entry.tail
+        if not all(body_lo <= b[0] and b[1] <= body_hi for b in cluster.blocks):
+            return None
+        new_start = new_base + entry.start
+        new_end = new_start + (entry.end - entry.start) + cluster.delta
+        members = self._level(entry.members, base_old + entry.start, new_start, cluster.blocks,
+                              ancestors + [(entry, new_start, new_end)], data, lines)
+        if not members:
+            return None
+        updated = entry.with_members(tuple(members), cluster.delta).moved(cluster.shift)
+        if entry.tail == 0:  # no closing lines (Python): the container ends with its last member
+            updated.end = updated.start + members[-1].end
+        updated.head = members[0].start
+        updated.tail = (updated.end - updated.start) - members[-1].end
+        if not updated.nested and lines.size(new_start, new_end) <= self.split_bytes:
+            updated.members, updated.head, updated.tail = None, 0, 0  # small again: a leaf, as a full parse has it
+        return updated
+
+    def _reparse(self, reparse: list[_Cluster], entries: Sequence[Entry], clusters: list[_Cluster], base_new: int,
+                 ancestors: list[tuple[Entry, int, int]], data: bytes, lines: LineIndex) -> bool:
+        """Parse the clusters' new lines inside the ancestors' header and closing lines and
+        give each cluster its fresh entries; False when the text does not parse cleanly or
+        does not stay where it was (then the level above re-parses more)."""
+        spans = [(start, start + entry.head) for entry, start, _ in ancestors]
+        spans += [(c.new_lo, c.new_hi) for c in reparse]
+        spans += [(end - entry.tail, end) for entry, _, end in reversed(ancestors)]
+        ranges = []
+        for a, b in spans:
+            if a > b or b > lines.count or a < 0:
+                return False
+            if a == b:
+                continue
+            if ranges and ranges[-1][1] > a:
+                return False
+            ranges.append((a, b))
+        if all(c.new_lo == c.new_hi for c in reparse) and not ancestors:
+            for cluster in reparse:
+                cluster.fresh = []
+            return True
+        self.parser.included_ranges = [tree_sitter.Range((a, 0), (b, 0), lines.byte(a), lines.byte(b)) for a, b in ranges]
+        try:
+            root = self.parser.parse(data).root_node
+        finally:
+            self.parser.included_ranges = None
+        if root.has_error:
+            return False
+        nodes: Sequence[Node] = list(self.level_nodes(root.named_children))
+        parent: Entry | None = None
+        in_test = False
+        last_text = _last_text_line(data, lines, reparse[-1].new_lo, reparse[-1].new_hi)
+        for entry, _, _ in ancestors:
+            units = [n for n in nodes if n.type not in self.analyzer.attach]
+            if len(units) != 1:
+                return False
+            rule = self.analyzer.rules.get(units[0].type)
+            found = rule(units[0], ()) if rule is not None else None
+            if found is None or found.body is None or found.name != entry.name:
+                return False
+            if _line_span(units[0])[1] < last_text:
+                return False  # the new text fell out of its container (a dedent)
+            nodes = list(self.member_nodes(found.body, units[0]))
+            parent, in_test = entry, entry.test
+        fresh = self.entries(iter(nodes), base_new, parent, in_test)
+        for cluster in reparse:
+            cluster.fresh = []
+        position = 0
+        for entry in fresh:
+            start, end = base_new + entry.start, base_new + entry.end
+            while position < len(reparse) and start >= reparse[position].new_hi:
+                position += 1
+            if position == len(reparse) or start < reparse[position].new_lo or end > reparse[position].new_hi:
+                return False
+            reparse[position].fresh.append(entry)
+        if self.analyzer.indented is not None:
+            expected = 0 if not ancestors else self._level_indent(entries, clusters, reparse, base_new, data, lines)
+            if expected is not None and not all(self._indent_ok(c.fresh, base_new, expected, data, lines) for c in reparse):
+                return False
+        return True
+
+    def _level_indent(self, entries: Sequence[Entry], clusters: list[_Cluster], reparse: list[_Cluster],
+                      base_new: int, data: bytes, lines: LineIndex) -> int | None:
+        """The indentation of an entry of this level that was not re-parsed (None if none)."""
+        index = 0
+        for cluster in clusters:
+            for entry in entries[index:cluster.first]:
+                indent = _indent(data, lines, base_new + entry.start + cluster.shift)
+                if indent is not None:
+                    return indent
+            if cluster not in reparse:
+                for entry in cluster.fresh:
+                    indent = _indent(data, lines, base_new + entry.start)
+                    if indent is not None:
+                        return indent
+            index = cluster.last + 1
+        for entry in entries[index:]:
+            indent = _indent(data, lines, base_new + entry.start + (clusters[-1].shift + clusters[-1].delta if clusters else 0))
+            if indent is not None:
+                return indent
+        return None
+
+    def _indent_ok(self, fresh: list[Entry], base: int, expected: int, data: bytes, lines: LineIndex) -> bool:
+        comment = self.analyzer.indented or b""
+        for entry in fresh:
+            line = data[lines.byte(base + entry.start):lines.byte(base + entry.start + 1)]
+            body = line.lstrip(b" \t")
+            if not body.strip() or body.startswith(comment):
+                continue
+            if len(line) - len(body) != expected:
+                return False
+        return True
+
+
+class _Cluster:
+    """A run of touched entries of one level and the blocks that touch them."""
+
+    __slots__ = ("first", "last", "blocks", "lo", "hi", "new_lo", "new_hi", "delta", "shift", "fresh")
+
+    def __init__(self, first: int, last: int, blocks: list[Block]):
+        self.first = first
+        self.last = last
+        self.blocks = blocks
+        self.lo = self.hi = self.new_lo = self.new_hi = self.delta = self.shift = 0
+        self.fresh: list[Entry] = []
+
+
+_STARTS: dict[int, tuple[tuple[Entry, ...], list[int]]] = {}
+
+
+def _starts(entries: Sequence[Entry]) -> list[int]:
+    """The start lines of a level's entries, kept for the levels seen last (a level tuple is
+    shared by successive versions of a file, so the same one is searched change after change)."""
+    key = id(entries)
+    cached = _STARTS.get(key)
+    if cached is not None and cached[0] is entries:
+        return cached[1]
+    starts = [e.start for e in entries]
+    if len(entries) > 32:
+        if len(_STARTS) >= 4096:
+            _STARTS.clear()
+        _STARTS[key] = (entries, starts)  # type: ignore[assignment]
+    return starts
+
+
+def _blank_run(data: bytes, lines: LineIndex, line: int, step: int) -> int:
+    """How many blank lines lie just before (step -1) or from (step 1) new line `line`."""
+    count = 0
+    at = line - 1 if step < 0 else line
+    while 0 <= at < lines.count and count < 64:
+        if data[lines.byte(at):lines.byte(at + 1)].strip():
+            break
+        count += 1
+        at += step
+    return count
+
+
+def _indent(data: bytes, lines: LineIndex, line: int) -> int | None:
+    text = data[lines.byte(line):lines.byte(line + 1)]
+    body = text.lstrip(b" \t")
+    return len(text) - len(body) if body.strip() else None
+
+
+def _last_text_line(data: bytes, lines: LineIndex, lo: int, hi: int) -> int:
+    """One past the last line in [lo, hi) that is not blank (lo when all are)."""
+    for line in range(hi - 1, lo - 1, -1):
+        if data[lines.byte(line):lines.byte(line + 1)].strip():
+            return line + 1
+    return lo
+
+
+def _first_error_line(root: Node) -> int | None:
+    """The 1-based line of the first ERROR or MISSING node (for the fallback stats)."""
+    cursor = root.walk()
+    while True:
+        node = cursor.node
+        if node is not None and (node.is_error or node.is_missing):
+            return node.start_point.row + 1
+        if node is not None and node.has_error and cursor.goto_first_child():
+            continue
+        while not cursor.goto_next_sibling():
+            if not cursor.goto_parent():
+                return None

@@ -1,0 +1,293 @@
+"""The chunker's deliberate handling of everything that is not a plain code edit: binary
+files, whole-file deletions, renames, files that do not parse, merges, odd paths, records
+without blob ids, truncated patches, secrets, large units, long lines, plain text; the CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import msgspec
+import pytest
+
+from gitlm.chunk import chunk_workspace
+from gitlm.chunk.cochange import CoChangeTracker
+from gitlm.chunk.rules import change_type, message_intent
+from gitlm.config import GitlmConfig
+from gitlm.schema import Chunk, Commit, encode_record, iter_jsonl
+from gitlm.scrape import scrape_to_workspace
+from tests.histories import PNG_BYTES
+
+FUNCTIONS = "def one():\n    return 1\n\n\ndef two():\n    return 2\n"
+
+
+def _chunk(repo, tmp_path, name="ws", scrape=None, privacy=None, **chunk):
+    config = GitlmConfig(out=tmp_path / name, chunk={"min_chunk_tokens": 0, **chunk},
+                         scrape=scrape or {}, privacy=privacy or {})
+    scrape_to_workspace(repo.path, config)
+    stats = chunk_workspace(tmp_path / name, config)
+    return list(iter_jsonl(tmp_path / name / "chunks.jsonl", Chunk)), stats
+
+
+def _summary(chunk: Chunk) -> tuple:
+    return (chunk.file_path, chunk.change_category, chunk.change_type, chunk.unit_kind, chunk.function_name,
+            chunk.line_range, chunk.additions, chunk.deletions)
+
+
+def test_binary_deletion_and_renames(make_repo, tmp_path):
+    repo = make_repo()
+    repo.write("app/old.py", FUNCTIONS)
+    repo.write("app/keep.py", FUNCTIONS)
+    repo.write("logo.png", PNG_BYTES)
+    first = repo.commit("Initial")
+    repo.git("rm", "-q", "app/old.py")
+    repo.write("logo.png", PNG_BYTES + b"\x00more")
+    deleted = repo.commit("Remove old module")
+    repo.git("mv", "app/keep.py", "app/moved.py")
+    moved = repo.commit("Move keep to moved")
+    repo.git("mv", "app/moved.py", "app/final.py")
+    repo.write("app/final.py", FUNCTIONS.replace("return 2", "return 22"))
+    edited = repo.commit("Move and change")
+    chunks, stats = _chunk(repo, tmp_path)
+    # the scrape records each side's blob id (abbreviated as --raw prints it), None for a side that does not exist
+    records = {c.hash: c for c in iter_jsonl(tmp_path / "ws" / "commits.jsonl", Commit)}
+    added = next(f for f in records[first].files if f.path == "app/old.py")
+    removed = next(f for f in records[deleted].files if f.path == "app/old.py")
+    full = repo.git("rev-parse", f"{first}:app/old.py").strip()
+    assert added.old_blob is None and len(added.new_blob) >= 7 and full.startswith(added.new_blob)
+    assert removed.new_blob is None and removed.old_blob == added.new_blob
+    by_commit = {sha: [c for c in chunks if c.commit_hash == sha] for sha in (first, deleted, moved, edited)}
+    assert [c.file_path for c in by_commit[first]] == ["app/keep.py", "app/keep.py", "app/old.py", "app/old.py"]
+    # a whole-file deletion: one chunk that records it, without the code
+    (gone,) = by_commit[deleted]
+    assert _summary(gone) == ("app/old.py", "D", "deleted_function", "file", None, None, 0, 6)
+    assert gone.old_code is None and gone.new_code is None
+    assert gone.patch.startswith("diff --git a/app/old.py b/app/old.py\ndeleted file mode 100644\n")
+    assert "@@" not in gone.patch
+    # a pure rename: one refactor chunk naming both paths
+    (move,) = by_commit[moved]
+    assert _summary(move) == ("app/moved.py", "R", "refactor", "file", None, None, 0, 0)
+    assert move.old_path == "app/keep.py" and "rename from app/keep.py" in move.patch
+    # a rename with an edit: the unit before comes from the old path
+    (two,) = by_commit[edited]
+    assert _summary(two) == ("app/final.py", "R", "modified_function", "function", "two", [5, 6], 1, 1)
+    assert two.old_path == "app/moved.py"
+    assert two.old_code == "def two():\n    return 2\n" and two.new_code == "def two():\n    return 22\n"
+    assert stats.skipped == {"binary": 2}
+    assert stats.whole_file_deletions == 1 and stats.pure_renames == 1
+
+
+def test_unparsable_file_falls_back_to_hunks(make_repo, tmp_path):
+    repo = make_repo()
+    repo.write("broken.py", "def ok():\n    return 1\n\ndef broken(:\n    pass\n")
+    repo.commit("Add")
+    repo.write("broken.py", "def ok():\n    return 2\n\ndef broken(:\n    pass\n")
+    sha = repo.commit("Change")
+    chunks, stats = _chunk(repo, tmp_path)
+    (chunk,) = [c for c in chunks if c.commit_hash == sha]
+    assert _summary(chunk) == ("broken.py", "M", "other", "hunk", None, [1, 5], 1, 1)
+    assert chunk.old_code == "def ok():\n    return 1\n\ndef broken(:\n    pass\n"
+    assert chunk.new_code == "def ok():\n    return 2\n\ndef broken(:\n    pass\n"
+    assert stats.parse_fallbacks == 2  # the addition and the change
+    assert stats.parse_fallbacks_by_language == {"python": 2}
+    assert stats.parse_fallback_example.startswith("broken.py at ") and stats.parse_fallback_example.endswith("line 4")
+
+
+def test_merges_are_skipped_unless_asked(make_repo, tmp_path):
+    repo = make_repo()
+    repo.write("a.py", FUNCTIONS)
+    repo.commit("Initial")
+    repo.git("checkout", "-q", "-b", "topic")
+    repo.write("a.py", FUNCTIONS.replace("return 1", "return 11"))
+    topic = repo.commit("Topic change")
+    repo.git("checkout", "-q", "main")
+    merge = repo.merge("topic", message="Merge topic")
+    chunks, stats = _chunk(repo, tmp_path)
+    assert [c.commit_hash for c in chunks if c.function_name == "one"] == [chunks[0].commit_hash, topic]
+    assert stats.merges_skipped == 1
+    chunks, stats = _chunk(repo, tmp_path, name="ws2", merges=True)
+    assert [c.commit_hash for c in chunks if c.function_name == "one"][-1] == merge
+    assert stats.merges_skipped == 0
+
+
+def test_odd_paths_and_records_without_blob_ids(make_repo, tmp_path):
+    repo = make_repo()
+    names = ["src/odd name.py", "src/new\nline.py", "src/ünï.py"]
+    for name in names:
+        repo.write(name, FUNCTIONS)
+    repo.commit("Initial")
+    for name in names:
+        repo.write(name, FUNCTIONS.replace("return 2", "return 3"))
+    repo.commit("Change all")
+    chunks, _ = _chunk(repo, tmp_path)
+    expected = [(name, "M", "modified_function", "function", "two", [5, 6], 1, 1) for name in sorted(names)]
+    assert sorted(_summary(c) for c in chunks if c.change_category == "M") == sorted(expected)
+    # an older scrape without blob ids: blobs are read as <commit>:<path>, with -z
+    ws = tmp_path / "ws"
+    commits = list(iter_jsonl(ws / "commits.jsonl", Commit))
+    for commit in commits:
+        for change in commit.files:
+            change.old_blob = change.new_blob = None
+    (ws / "commits.jsonl").write_bytes(b"".join(encode_record(c) + b"\n" for c in commits))
+    stats = chunk_workspace(ws, GitlmConfig(chunk={"min_chunk_tokens": 0}))
+    again = list(iter_jsonl(ws / "chunks.jsonl", Chunk))
+    assert [msgspec.to_builtins(c) for c in again] == [msgspec.to_builtins(c) for c in chunks]
+    assert stats.blobs_read == 9
+
+
+def test_truncated_patches_are_recomputed_from_the_blobs(make_repo, tmp_path):
+    repo = make_repo()
+    body = "".join(f"    x{i} = {i}\n" for i in range(40))
+    repo.write("big.py", f"def first():\n{body}    return 0\n\n\ndef second():\n    return 2\n")
+    repo.commit("Initial")
+    repo.write("big.py", f"def first():\n{body.replace('x5 = 5', 'x5 = 55')}    return 0\n\n\ndef second():\n    return 3\n")
+    repo.commit("Change both")
+    full, _ = _chunk(repo, tmp_path)
+    cut, stats = _chunk(repo, tmp_path, name="cut", scrape={"max_patch_bytes": 120})
+    assert stats.patches_recomputed == 2
+    assert [_summary(c) for c in cut] == [_summary(c) for c in full]
+    assert [(c.old_code, c.new_code) for c in cut] == [(c.old_code, c.new_code) for c in full]
+    assert [_summary(c) for c in full][-2:] == [
+        ("big.py", "M", "modified_function", "function", "first", [1, 42], 1, 1),
+        ("big.py", "M", "modified_function", "function", "second", [45, 46], 1, 1),
+    ]
+
+
+def test_secrets_are_redacted_from_code(make_repo, tmp_path):
+    repo = make_repo()
+    repo.write("settings.py", "def keys():\n    return None\n")
+    repo.commit("Initial")
+    repo.write("settings.py", 'def keys():\n    return "AKIAIOSFODNN7EXAMPLE"\n')
+    repo.commit("Add key")
+    chunks, stats = _chunk(repo, tmp_path)
+    assert chunks[-1].new_code == 'def keys():\n    return "<SECRET:aws_access_key>"\n'
+    assert "AKIA" not in chunks[-1].patch
+    assert stats.secrets_redacted == 1 and stats.secrets_by_type == {"aws_access_key": 1}
+    kept, stats = _chunk(repo, tmp_path, name="kept", privacy={"redact_secrets": False})
+    assert "AKIAIOSFODNN7EXAMPLE" in kept[-1].new_code and stats.secrets_redacted == 0
+
+
+def test_large_units_split_on_statements(make_repo, tmp_path):
+    repo = make_repo()
+    statements = "".join(f"    value_{i} = compute_something({i}, {i + 1})\n" for i in range(30))
+    repo.write("big.py", f"def big():\n{statements}    return value_0\n")
+    repo.commit("Initial")
+    repo.write("big.py", f"def big():\n{statements.replace('compute_something(3, 4)', 'other(3)')}    return value_0\n")
+    sha = repo.commit("Change one statement")
+    chunks, stats = _chunk(repo, tmp_path, max_chunk_tokens=64)
+    parts = [c for c in chunks if c.commit_hash == sha]
+    # the changed statement (line 5) with whole neighbouring statements up to the budget
+    assert [_summary(c) for c in parts] == [("big.py", "M", "modified_function", "function", "big", [3, 7], 1, 1)]
+    (part,) = parts
+    assert part.old_code == "".join(f"    value_{i} = compute_something({i}, {i + 1})\n" for i in range(1, 6))
+    assert part.new_code == part.old_code.replace("compute_something(3, 4)", "other(3)")
+    assert len(part.new_code) <= 64 * 3.5
+    added = [c for c in chunks if c.commit_hash != sha]
+    # the added function in parts: its header line, then statements joined up to the budget
+    assert [c.line_range for c in added] == [[1, 1], [2, 6], [7, 11], [12, 16], [17, 21], [22, 26], [27, 32]]
+    assert all(c.function_name == "big" and c.change_type == "new_function" for c in added)
+    assert stats.split_units == 8
+
+
+def test_plain_text_chunks_by_hunk_and_long_lines_are_cut(make_repo, tmp_path):
+    repo = make_repo()
+    lines = [f"line {i}\n" for i in range(30)]
+    repo.write("notes.txt", "".join(lines))
+    repo.write("data.svg", "<svg>" + "x" * 5000 + "</svg>\n")
+    repo.commit("Initial")
+    lines[2] = "line two\n"
+    lines[25] = "line twenty-five\n"
+    repo.write("notes.txt", "".join(lines))
+    repo.write("data.svg", "<svg>" + "y" * 5000 + "</svg>\n")
+    sha = repo.commit("Edit notes")
+    chunks, stats = _chunk(repo, tmp_path)
+    edits = [c for c in chunks if c.commit_hash == sha]
+    assert [_summary(c) for c in edits] == [
+        ("data.svg", "M", "other", "hunk", None, [1, 1], 1, 1),
+        ("notes.txt", "M", "documentation", "hunk", None, [1, 6], 1, 1),
+        ("notes.txt", "M", "documentation", "hunk", None, [23, 29], 1, 1),
+    ]
+    assert edits[1].old_code == "line 0\nline 1\nline 2\nline 3\nline 4\nline 5\n"
+    assert edits[1].new_code == "line 0\nline 1\nline two\nline 3\nline 4\nline 5\n"
+    assert edits[0].old_code == "<svg>" + "x" * 1738 + " [... 3268 characters cut]\n"
+    assert edits[0].new_code == "<svg>" + "y" * 1738 + " [... 3268 characters cut]\n"
+    assert stats.long_lines_cut == 3  # the svg line added, then its - and + lines
+
+
+def test_cochange_tracker_is_bounded():
+    tracker = CoChangeTracker(partners=2, max_files=10, max_commit_files=3)
+    for _ in range(3):
+        tracker.record(["a", "b"])
+    tracker.record(["a", "c"])
+    tracker.record(["a", "d"])  # a keeps 2 partners: d replaces the weakest (c) and inherits its count + 1
+    assert tracker.related("a", 5) == ["b", "d"]
+    assert tracker.related("a", 5, minimum=3) == ["b"]
+    tracker.record(["a", "b", "c", "d"])  # too many files to say anything: not counted
+    assert tracker.related("b", 5) == ["a"]
+    tracker.record(["b"], renames=[("b", "b2")])  # the history follows the rename
+    assert tracker.related("b2", 5) == ["a"]
+    assert tracker.related("a", 5) == ["d"]  # the old name is gone
+    tracker.record(["e"], deleted=["d"])
+    assert tracker.related("a", 5, minimum=1) == []
+    small = CoChangeTracker(max_files=2)
+    small.record(["x", "y"])
+    small.record(["z", "y"])  # x, the least recently changed, is forgotten
+    assert sorted(small._counts) == ["y", "z"] and small.related("y", 5, minimum=1) == ["z"]
+
+
+def test_change_type_rules():
+    base = dict(kind="function", status="modified", test=False, path="src/app.py", language="python", section=None,
+                members=[], removed=["    x = 1"], added=["    x = 2"], subject="Tune x", conventional_type=None, family="code")
+    assert change_type(**base) == "modified_function"
+    assert change_type(**{**base, "subject": "Fix off-by-one in x"}) == "bug_fix"
+    assert change_type(**{**base, "conventional_type": "perf"}) == "optimization"
+    assert change_type(**{**base, "subject": "Speed up the loop"}) == "optimization"
+    assert change_type(**{**base, "subject": "Refactor x handling"}) == "refactor"
+    assert change_type(**{**base, "removed": ["    # old note"], "added": ["    # new note"]}) == "documentation"
+    assert change_type(**{**base, "removed": ["x=1"], "added": ["x = 1"]}) == "refactor"
+    assert change_type(**{**base, "kind": "type"}) == "other"
+    assert change_type(**{**base, "status": "added", "kind": "interface"}) == "new_interface"
+    assert change_type(**{**base, "status": "added", "kind": "impl"}) == "new_impl"
+    assert change_type(**{**base, "status": "deleted", "kind": "type"}) == "refactor"
+    assert change_type(**{**base, "path": "tests/test_app.py"}) == "modified_test"
+    assert change_type(**{**base, "path": "docs/conf.py"}) == "documentation"
+    config = {**base, "kind": "section", "family": "config", "language": "json"}
+    assert change_type(**{**config, "path": "package.json", "section": "devDependencies"}) == "dependency_update"
+    assert change_type(**{**config, "path": "package.json", "section": "scripts"}) == "configuration"
+    toml = {**config, "language": "toml", "path": "pyproject.toml"}
+    assert change_type(**{**toml, "section": "project", "members": ["dependencies"]}) == "dependency_update"
+    assert change_type(**{**toml, "section": "project", "members": ["version"]}) == "configuration"
+    assert change_type(**{**base, "path": "requirements-dev.txt", "language": "text", "kind": "hunk", "family": None}) == "dependency_update"
+    assert change_type(**{**base, "path": "CHANGES", "language": None, "kind": "hunk", "family": None}) == "documentation"
+    assert change_type(**{**base, "path": "app/security.py"}) == "modified_function"
+    assert message_intent("Prefix the names", None) is None  # "fix" inside a word is no fix
+
+
+def test_cli_chunk(make_repo, tmp_path):
+    repo = make_repo()
+    repo.write("a.py", FUNCTIONS)
+    repo.commit("Initial")
+    repo.write("a.py", FUNCTIONS.replace("return 1", "return 0"))
+    repo.commit("fix: one returns zero")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+
+    def gitlm(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "gitlm", *args], capture_output=True, text=True, env=env, cwd=tmp_path)
+
+    assert gitlm("scrape", str(repo.path), "--out", str(tmp_path / "ws")).returncode == 0
+    proc = gitlm("chunk", "--workspace", str(tmp_path / "ws"), "--stats")
+    assert proc.returncode == 0, proc.stderr
+    assert "chunked 2 commits into 2 chunks" in proc.stdout and "bug_fix" in proc.stdout
+    proc = gitlm("chunk", "--workspace", str(tmp_path / "ws"), "--json", "--min-chunk-tokens", "0")
+    figures = json.loads(proc.stdout)
+    assert figures["chunks"] == 3 and figures["chunks_per_change_type"] == {"new_function": 2, "bug_fix": 1}
+    proc = gitlm("chunk", "--workspace", str(tmp_path / "missing"))
+    assert proc.returncode == 2 and proc.stderr.startswith("error: workspace") and "Traceback" not in proc.stderr
+    proc = gitlm("chunk", "--workspace", str(tmp_path / "ws"), "--max-chunk-tokens", "32", "--min-chunk-tokens", "64")
+    assert proc.returncode == 2 and "min_chunk_tokens (64) must not exceed max_chunk_tokens (32)" in proc.stderr
+    (tmp_path / "ws" / "commits.jsonl").unlink()
+    proc = gitlm("chunk", "--workspace", str(tmp_path / "ws"))
+    assert proc.returncode == 2 and "commits.jsonl does not exist" in proc.stderr

@@ -1,0 +1,343 @@
+"""Outlines per language (units, names, line spans), and the incremental derivation: an
+outline derived from the previous version must equal a full parse of the new one."""
+
+from __future__ import annotations
+
+import pytest
+
+from gitlm.chunk.diff import diff_texts
+from gitlm.chunk.ini import ini_outline
+from gitlm.chunk.languages import ANALYZERS, c_module, go_module, java_module, js_module, python_module, rust_module
+from gitlm.chunk.outline import Entry, Extractor, LineIndex
+
+SAMPLES = {
+    "rust": """\
+use std::fmt;
+
+/// A dispute.
+#[derive(Debug)]
+pub struct Dispute { id: u32 }
+
+pub trait Resolve { fn resolve(&self) -> bool; }
+
+impl fmt::Display for Dispute {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result { write!(f, "{}", self.id) }
+}
+
+impl<T> Wrapper<T> {
+    pub fn new() -> Self { Wrapper }
+}
+
+pub fn open(id: u32) -> Dispute { Dispute { id } }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[test]
+    fn opens() { assert_eq!(open(1).id, 1); }
+}
+""",
+    "python": """\
+\"\"\"Module doc.\"\"\"
+import os
+
+X = 1
+
+
+@decorator
+def top(a):
+    return a
+
+
+class Foo(Base):
+    \"\"\"Doc.\"\"\"
+
+    y = 2
+
+    def method(self):
+        pass
+
+    @property
+    def prop(self):
+        return 1
+
+# trailing comment
+
+def test_top():
+    assert top(1) == 1
+
+
+class TestFoo:
+    def test_method(self):
+        pass
+""",
+    "typescript": """\
+import { x } from "./x";
+
+export interface Shape { area(): number; }
+
+export class Circle implements Shape {
+  constructor(private r: number) {}
+  area(): number { return Math.PI * this.r ** 2; }
+}
+
+export function make(r: number): Circle {
+  return new Circle(r);
+}
+
+const helper = (a: number) => a + 1;
+
+describe("Circle", () => {
+  it("has an area", () => {
+    expect(make(1).area()).toBeCloseTo(3.14);
+  });
+});
+""",
+    "javascript": """\
+define([
+    'base/js/namespace',
+], function(IPython) {
+    "use strict";
+
+    var Cell = function (options) {
+        this.x = 1;
+    };
+
+    Cell.prototype.render = function () {
+        return 1;
+    };
+
+    return {'Cell': Cell};
+});
+""",
+    "go": """\
+package market
+
+import "fmt"
+
+// Server serves.
+type Server struct {
+	addr string
+}
+
+type Handler interface {
+	Handle() error
+}
+
+func (s *Server) Start() error {
+	return nil
+}
+
+func TestNew(t *testing.T) {
+	fmt.Println(New())
+}
+""",
+    "java": """\
+package com.example;
+
+/** Doc. */
+public class Account extends Base {
+    private int balance;
+
+    public Account(int b) { balance = b; }
+
+    @Test
+    void deposits() { assertEquals(1, 1); }
+}
+
+interface Shape { double area(); }
+""",
+    "c": """\
+#include <stdio.h>
+
+typedef struct point { int x; } point_t;
+
+static int *make(int n) {
+    return 0;
+}
+
+#ifdef DEBUG
+void debug(void) { }
+#endif
+""",
+    "cpp": """\
+namespace geo {
+
+class Shape {
+ public:
+  int id() const { return id_; }
+ private:
+  int id_;
+};
+
+double Shape::perimeter() const {
+  return 0;
+}
+
+}  // namespace geo
+
+TEST(ShapeTest, HasArea) {
+  EXPECT_EQ(1, 1);
+}
+""",
+    "toml": """\
+title = "x"
+
+[package]
+name = "market"
+version = "0.1.0"
+
+[dependencies]
+serde = "1.0"
+""",
+    "yaml": """\
+name: CI
+jobs:
+  build:
+    runs-on: ubuntu
+  test:
+    runs-on: ubuntu
+""",
+    "json": """\
+{
+  "name": "pkg",
+  "dependencies": {
+    "a": "1.0"
+  }
+}
+""",
+    "markdown": """\
+# Title
+
+Intro.
+
+## Install
+
+Run it.
+
+## Usage
+
+Use it.
+""",
+}
+
+EXPECTED = {
+    "rust": [("statement", None, 0, 1), ("type", "Dispute", 2, 5), ("interface", "Resolve", 6, 7, [("statement", None, 0, 1)]),
+             ("impl", "Display for Dispute", 8, 11, [("method", "fmt", 1, 2)]),
+             ("impl", "Wrapper", 12, 15, [("method", "new", 1, 2)]), ("function", "open", 16, 17),
+             ("module", "tests", 18, 24, [("statement", None, 2, 3), ("test", "opens", 3, 5)])],
+    "python": [("statement", None, 0, 1), ("statement", None, 1, 2), ("statement", None, 3, 4), ("function", "top", 6, 9),
+               ("type", "Foo", 11, 22, [("statement", None, 1, 2), ("statement", None, 3, 4), ("method", "method", 5, 7),
+                                         ("method", "prop", 8, 11)]),
+               ("comment", None, 23, 24), ("test", "test_top", 25, 27), ("type", "TestFoo", 29, 32, [("test", "test_method", 1, 3)])],
+    "typescript": [("statement", None, 0, 1), ("interface", "Shape", 2, 3),
+                   ("type", "Circle", 4, 8, [("method", "constructor", 1, 2), ("method", "area", 2, 3)]),
+                   ("function", "make", 9, 12), ("function", "helper", 13, 14),
+                   ("test", "Circle", 15, 20, [("test", "has an area", 1, 4)])],
+    "javascript": [("block", None, 0, 15, [("statement", None, 3, 4), ("function", "Cell", 5, 8),
+                                           ("function", "Cell.prototype.render", 9, 12), ("statement", None, 13, 14)])],
+    "go": [("statement", None, 0, 1), ("statement", None, 2, 3), ("type", "Server", 4, 8), ("interface", "Handler", 9, 12),
+           ("method", "Server.Start", 13, 16), ("test", "TestNew", 17, 20)],
+    "java": [("statement", None, 0, 1),
+             ("type", "Account", 2, 11, [("statement", None, 2, 3), ("method", "Account", 4, 5), ("test", "deposits", 6, 8)]),
+             ("interface", "Shape", 12, 13, [("method", "area", 0, 1)])],
+    "c": [("statement", None, 0, 1), ("type", "point_t", 2, 3), ("function", "make", 4, 7),
+          ("block", None, 8, 11, [("function", "debug", 1, 2)])],
+    "cpp": [("module", "geo", 0, 14, [("type", "Shape", 2, 8, [("statement", None, 1, 2), ("method", "id", 2, 3),
+                                                                  ("statement", None, 3, 4), ("statement", None, 4, 5)]),
+                                      ("method", "Shape::perimeter", 9, 12)]),
+            ("comment", None, 13, 14), ("test", "ShapeTest.HasArea", 15, 18)],
+    "toml": [("key", "title", 0, 1), ("section", "package", 2, 5, [("key", "name", 1, 2), ("key", "version", 2, 3)]),
+             ("section", "dependencies", 6, 8, [("key", "serde", 1, 2)])],
+    "yaml": [("key", "name", 0, 1), ("section", "jobs", 1, 6, [("section", "build", 1, 3, [("key", "runs-on", 1, 2)]),
+                                                              ("section", "test", 3, 5, [("key", "runs-on", 1, 2)])])],
+    "json": [("key", "name", 1, 2), ("section", "dependencies", 2, 5, [("key", "a", 1, 2)])],
+    "markdown": [("section", "Title", 0, 11, [("statement", None, 2, 3), ("section", "Install", 4, 7, [("statement", None, 2, 3)]),
+                                             ("section", "Usage", 8, 11, [("statement", None, 2, 3)])])],
+}
+
+
+def _shape(entries: tuple[Entry, ...] | None) -> list[tuple]:
+    out = []
+    for e in entries or ():
+        item = (e.kind, e.name, e.start, e.end)
+        out.append(item + (_shape(e.members),) if e.members else item)
+    return out
+
+
+def _outline(language: str, text: str):
+    data = text.encode()
+    return Extractor(ANALYZERS[language], 1792).parse(data, LineIndex(data))
+
+
+@pytest.mark.parametrize("language", sorted(SAMPLES))
+def test_outline_per_language(language):
+    outline = _outline(language, SAMPLES[language])
+    assert not outline.has_error
+    assert _shape(outline.entries) == EXPECTED[language]
+
+
+def test_tests_are_marked():
+    rust = _outline("rust", SAMPLES["rust"]).entries
+    assert [e.test for e in rust[-1].members] == [True, True]  # everything in `mod tests`
+    python = _outline("python", SAMPLES["python"]).entries
+    assert [(e.name, e.test) for e in python if e.is_unit] == [("top", False), ("Foo", False), ("test_top", True), ("TestFoo", True)]
+
+
+def test_ini_outline():
+    data = b"top = 1\n\n[metadata]\nname = x\n# note\nversion = 1\n\n[options]\ninstall_requires =\n    a\n    b\n"
+    assert _shape(ini_outline(data, LineIndex(data)).entries) == [
+        ("key", "top", 0, 1),
+        ("section", "metadata", 2, 6, [("key", "name", 1, 2), ("statement", None, 2, 3), ("key", "version", 3, 4)]),
+        ("section", "options", 7, 11, [("key", "install_requires", 1, 4)]),
+    ]
+
+
+def test_module_paths():
+    assert rust_module("src/energy_market/disputes.rs") == "energy_market::disputes"
+    assert rust_module("crates/market/src/lib.rs") == "crate"
+    assert rust_module("src/energy_market/mod.rs") == "energy_market"
+    assert python_module("pkg/module.py") == "pkg.module"
+    assert python_module("src/pkg/__init__.py") == "pkg"
+    assert js_module("web/src/components/index.ts") == "web/src/components"
+    assert go_module("pkg/server/http.go") == "pkg/server"
+    assert java_module("src/main/java/com/example/Account.java") == "com.example.Account"
+    assert c_module("src/util/strings.c") == "util/strings"
+
+
+def test_syntax_error_is_reported():
+    outline = _outline("python", "def f(:\n    pass\n")
+    assert outline.has_error and outline.error_line == 1
+
+
+def _edits(lines: list[str]):
+    """Every single-line deletion, duplication and blank-line insertion."""
+    for i in range(len(lines)):
+        yield lines[:i] + lines[i + 1:]
+        yield lines[:i + 1] + lines[i:]
+        yield lines[:i] + [""] + lines[i:]
+
+
+@pytest.mark.parametrize("language", sorted(SAMPLES))
+def test_derived_outline_equals_a_full_parse(language):
+    """Re-parsing only the touched entries gives exactly what parsing the new file gives,
+    for every small edit of the sample that still parses."""
+    extractor = Extractor(ANALYZERS[language], 1792)
+    old_lines = SAMPLES[language].splitlines()
+    old_data = SAMPLES[language].encode()
+    old = extractor.parse(old_data, LineIndex(old_data))
+    derived = 0
+    for new_lines in _edits(old_lines):
+        new_data = ("\n".join(new_lines) + "\n").encode()
+        lines = LineIndex(new_data)
+        full = extractor.parse(new_data, lines)
+        if full.has_error:
+            continue
+        diff = diff_texts(old_lines, new_lines)
+        outline = extractor.derive(old, diff.blocks, new_data, lines)
+        if outline is None:
+            continue
+        derived += 1
+        assert _shape(outline.entries) == _shape(full.entries), (language, new_lines)
+    incremental = ANALYZERS[language].incremental
+    assert derived > (len(old_lines) if incremental else -1)
