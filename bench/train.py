@@ -1,7 +1,7 @@
 """Benchmark `gitlm train` against a bare PyTorch loop on the same model and data, in one run.
 
     .venv/bin/python bench/train.py [--repo bench/.work/pallets-flask.git] [--model tiny]
-                                    [--steps 60] [--skip 10] [--batch-size 2] [--threads 2] [--repeats 2]
+                                    [--steps 30] [--skip 5] [--batch-size 2] [--threads 2] [--repeats 4]
 
 The repository is scraped and tokenized once (gitlm's defaults: repo-bpe, 1,024-token windows
 with a 128-token overlap) into a workspace under /tmp. Then, alternating (and alternating
@@ -138,11 +138,11 @@ def main() -> None:
     parser.add_argument("--repo", type=Path, default=HERE / ".work" / "pallets-flask.git")
     parser.add_argument("--workspace", type=Path, default=Path("/tmp/gitlm-bench-train"))
     parser.add_argument("--model", default="tiny")
-    parser.add_argument("--steps", type=int, default=60)
-    parser.add_argument("--skip", type=int, default=10, help="steps excluded from the window (startup, warm caches)")
+    parser.add_argument("--steps", type=int, default=30)
+    parser.add_argument("--skip", type=int, default=5, help="steps excluded from the window (startup, warm caches)")
     parser.add_argument("--batch-size", type=int, default=2)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=4)
     options = parser.parse_args()
 
     meta = prepare(options.repo, options.workspace)

@@ -418,9 +418,9 @@ def test_gpt2_ids_equal_tiktoken_r50k_base(tmp_path):
     assert cached.backend.encode(samples[5], add_special_tokens=False).ids == encoding.encode(samples[5])
 
 
-def test_gpt2_workspace_tokenizer_loads_with_autotokenizer(history, workspace):
+def test_gpt2_workspace_tokenizer_loads_with_autotokenizer(history, workspace, tmp_path):
     _, _, commits = history
-    stats = tokenize_workspace(workspace, config(tokenize={"tokenizer": "gpt2", "strategy": "flat"}))
+    stats = tokenize_workspace(workspace, config(tokenize={"tokenizer": "gpt2", "strategy": "flat", "cache_dir": str(tmp_path / "cache")}))
     assert stats.vocab_size == 50257 + len(MARKERS) + 1 and read_meta(workspace)["dtype"] == "uint16"
     from transformers import AutoTokenizer
 

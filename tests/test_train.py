@@ -219,6 +219,15 @@ def test_resume_checks_the_checkpoint(ws):
     train(ws, settings(max_steps=2, samples=0))
     with pytest.raises(BadInputError, match="trained with another model"):
         train(ws, settings(model="small", max_steps=3), resume="last")
+    # the same vocabulary size, two ids swapped: a different tokenizer the model cannot continue with
+    tokenizer_json = ws / "tokenizer" / "tokenizer.json"
+    data = json.loads(tokenizer_json.read_text())
+    vocab = data["model"]["vocab"]
+    a, b = [token for token, i in vocab.items() if i in (100, 101)]
+    vocab[a], vocab[b] = vocab[b], vocab[a]
+    tokenizer_json.write_text(json.dumps(data))
+    with pytest.raises(BadInputError, match="another tokenizer"):
+        train(ws, settings(max_steps=3), resume="last")
     garbage = ws / "garbage.ckpt"
     garbage.write_bytes(b"not a checkpoint")
     with pytest.raises(BadInputError, match="cannot read checkpoint"):
@@ -433,3 +442,43 @@ def test_dataset_splits_train_on_targets_only(ws):
     assert report["history"]["steps"][0]["tokens"] == 4 * 64  # context + target, every row full
     tokens_only = train(ws, settings(max_steps=2, samples=0, data="tokens")).report
     assert tokens_only["data"]["source"] == "tokens"
+
+
+# -- the rules, as functions ------------------------------------------------------------------
+
+
+def test_hardware_defaults_and_warmup_rule():
+    from gitlm.train.hardware import Hardware, default_batch_size, default_precision, default_workers
+    from gitlm.train.module import lr_multiplier, warmup_steps
+
+    gib = 2**30
+    assert [default_batch_size(Hardware(cpus=16, ram_bytes=64 * gib, gpu_count=1, gpu_memory_bytes=m * gib))
+            for m in (80, 8, 6, 4, 3)] == [8, 8, 4, 4, 2]
+    assert default_batch_size(Hardware(cpus=2, ram_bytes=24 * gib)) == 2
+    assert [default_workers(Hardware(cpus=c, ram_bytes=gib)) for c in (1, 2, 7, 64)] == [0, 1, 3, 8]
+    assert default_precision(Hardware(cpus=2, ram_bytes=gib)) == "32-true"
+    assert default_precision(Hardware(cpus=2, ram_bytes=gib, gpu_count=1, bf16_supported=True)) == "bf16-mixed"
+    assert default_precision(Hardware(cpus=2, ram_bytes=gib, gpu_count=1, bf16_supported=False)) == "16-mixed"
+    # 10% of the steps, bounded to [100, 1000], never above half the steps
+    assert [warmup_steps(t) for t in (40, 150, 500, 5000, 100_000)] == [20, 75, 100, 500, 1000]
+    assert lr_multiplier(0, 10, 100) == pytest.approx(1 / 11) and lr_multiplier(10, 10, 100) == 1.0
+    assert lr_multiplier(55, 10, 100) == pytest.approx(0.5) and lr_multiplier(100, 10, 100) == 0.0
+
+
+def test_empty_val_split_gets_a_chronological_cut_at_a_document_boundary(ws):
+    from gitlm.train.data import workspace_token_arrays
+    from gitlm.train.tokens import read_token_meta
+    from gitlm.workspace import Workspace
+
+    meta = json.loads((ws / "tokens" / "meta.json").read_text())
+    meta["splits"]["val"].update(tokens=0, sequences=0, documents=0)
+    (ws / "tokens" / "val.bin").write_bytes(b"")
+    (ws / "tokens" / "meta.json").write_text(json.dumps(meta))
+    train_ids = _ids(ws, "train")
+    arrays = workspace_token_arrays(Workspace(ws), read_token_meta(Workspace(ws)))
+    eos = meta["eos_token_id"]
+    cut = len(arrays.train)
+    assert np.array_equal(np.concatenate([arrays.train, arrays.val]), train_ids)
+    assert arrays.train[-1] == eos and cut >= int(len(train_ids) * 0.9)  # just after the first eos past 90%
+    assert eos not in train_ids[int(len(train_ids) * 0.9):cut - 1]
+    assert any("chronological 90/10" in note for note in arrays.notes)

@@ -14,10 +14,10 @@ from gitlm.config import load_config
 
 @app.command()
 def dataset(
-    context_window: Annotated[Optional[int], typer.Option(help="Ids of context per example [default 2048].")] = None,
-    target_window: Annotated[Optional[int], typer.Option(help="Ids to predict after the context [default 256].")] = None,
-    stride: Annotated[Optional[int], typer.Option(help="Ids between consecutive windows [default 128].")] = None,
-    split: Annotated[Optional[str], typer.Option(help="Temporal train/val/test percentages [default 70/15/15].")] = None,
+    context_window: Annotated[Optional[int], typer.Option(help="Ids of context per example (default 2048).")] = None,
+    target_window: Annotated[Optional[int], typer.Option(help="Ids to predict after the context (default 256).")] = None,
+    stride: Annotated[Optional[int], typer.Option(help="Ids between consecutive windows (default 128).")] = None,
+    split: Annotated[Optional[str], typer.Option(help="Temporal train/val/test percentages (default 70/15/15).")] = None,
     export_json: Annotated[Optional[bool], typer.Option("--json", help="Also write training_data_{train,val,test}.json.")] = None,
     export_pt: Annotated[Optional[bool], typer.Option("--pt", help="Also write training_data_{train,val,test}.pt (torch tensors).")] = None,
     show_stats: Annotated[bool, typer.Option("--stats", help="Print examples, tokens and dates per split.")] = False,

@@ -17,11 +17,11 @@ from gitlm.config import GitlmConfig, load_config
 from gitlm.errors import BadInputError
 from gitlm.workspace import Workspace, find_workspace
 
-ModelOption = Annotated[Optional[Path], typer.Option("--model", help="Local sentence-transformers model directory [default: all-MiniLM-L6-v2, packaged].")]
-QdrantUrlOption = Annotated[Optional[str], typer.Option("--qdrant-url", help="Qdrant server or cluster URL [default: embedded index in the workspace].")]
+ModelOption = Annotated[Optional[Path], typer.Option("--model", help="Local sentence-transformers model directory (default: all-MiniLM-L6-v2, packaged).")]
+QdrantUrlOption = Annotated[Optional[str], typer.Option("--qdrant-url", help="Qdrant server or cluster URL (default: embedded index in the workspace).")]
 QdrantKeyOption = Annotated[Optional[str], typer.Option("--qdrant-api-key", envvar="QDRANT_API_KEY", help="API key for the Qdrant server (or $QDRANT_API_KEY).")]
-PrefixOption = Annotated[Optional[str], typer.Option("--collection-prefix", help="Server collections <prefix>_commits/_chunks [default: gitlm_<repo>].")]
-DeviceOption = Annotated[Optional[str], typer.Option("--device", help="auto, cpu, cuda, cuda:N or mps [default: auto].")]
+PrefixOption = Annotated[Optional[str], typer.Option("--collection-prefix", help="Server collections <prefix>_commits/_chunks (default: gitlm_<repo>).")]
+DeviceOption = Annotated[Optional[str], typer.Option("--device", help="auto, cpu, cuda, cuda:N or mps (default: auto).")]
 
 
 def index_overrides(model: Path | None = None, qdrant_url: str | None = None, qdrant_api_key: str | None = None,
@@ -51,10 +51,10 @@ def print_json(data: Any) -> None:
 @app.command()
 def embed(
     model: ModelOption = None,
-    batch_size: Annotated[Optional[int], typer.Option("--batch-size", help="Texts per forward pass [default: 32].")] = None,
+    batch_size: Annotated[Optional[int], typer.Option("--batch-size", help="Texts per forward pass (default: 32).")] = None,
     device: DeviceOption = None,
-    backend: Annotated[Optional[str], typer.Option("--backend", help="sentence-transformers backend [default: torch].")] = None,
-    threads: Annotated[Optional[int], typer.Option("--threads", help="CPU threads for encoding [default: torch's choice].")] = None,
+    backend: Annotated[Optional[str], typer.Option("--backend", help="sentence-transformers backend (default: torch).")] = None,
+    threads: Annotated[Optional[int], typer.Option("--threads", help="CPU threads for encoding (default: torch's choice).")] = None,
     chunks: Annotated[Optional[bool], typer.Option("--chunks/--no-chunks", help="Embed code chunks from chunks.jsonl.")] = None,
     exports: Annotated[Optional[bool], typer.Option("--exports/--no-exports", help="Write embeddings/*.jsonl and qdrant_points.json.")] = None,
     qdrant_url: QdrantUrlOption = None,

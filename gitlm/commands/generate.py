@@ -15,12 +15,12 @@ from gitlm.config import load_config
 @app.command()
 def generate(
     prompt: Annotated[str, typer.Option("--prompt", "-p", help="Text to continue, e.g. \"<COMMIT> a1b2c3d <AUTHOR>\" (markers are single tokens).")],
-    model: Annotated[Optional[Path], typer.Option("--model", "-m", help="Model directory [default: <workspace>/model].")] = None,
+    model: Annotated[Optional[Path], typer.Option("--model", "-m", help="Model directory (default: <workspace>/model).")] = None,
     workspace: WorkspaceOption = None,
-    max_new_tokens: Annotated[Optional[int], typer.Option(help="Tokens to generate [default 64].")] = None,
-    temperature: Annotated[Optional[float], typer.Option(help="Sampling temperature; 0 = greedy [default 0.8].")] = None,
-    top_p: Annotated[Optional[float], typer.Option(help="Nucleus sampling mass [default 0.95].")] = None,
-    num_return_sequences: Annotated[Optional[int], typer.Option(help="Completions to return [default 1].")] = None,
+    max_new_tokens: Annotated[Optional[int], typer.Option(help="Tokens to generate (default 64).")] = None,
+    temperature: Annotated[Optional[float], typer.Option(help="Sampling temperature; 0 = greedy (default 0.8).")] = None,
+    top_p: Annotated[Optional[float], typer.Option(help="Nucleus sampling mass (default 0.95).")] = None,
+    num_return_sequences: Annotated[Optional[int], typer.Option(help="Completions to return (default 1).")] = None,
     seed: Annotated[Optional[int], typer.Option(help="Seed for reproducible sampling.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the completions as JSON.")] = False,
     config_file: ConfigOption = None,

@@ -14,14 +14,14 @@ from gitlm.config import load_config
 
 @app.command()
 def tokenize(
-    strategy: Annotated[Optional[str], typer.Option("--strategy", "-s", help="semantic | hierarchical | diff-aware | flat | chunks [default semantic].")] = None,
-    tokenizer: Annotated[Optional[str], typer.Option("--tokenizer", "-t", help="repo-bpe | gpt2 | PATH to a tokenizer directory [default repo-bpe].")] = None,
-    vocab_size: Annotated[Optional[int], typer.Option(help="repo-bpe vocabulary size [default: scaled to the corpus].")] = None,
-    sequence_length: Annotated[Optional[int], typer.Option(help="Ids per training sequence [default 1024].")] = None,
-    overlap: Annotated[Optional[int], typer.Option(help="Ids shared by consecutive sequences [default 128].")] = None,
-    split: Annotated[Optional[str], typer.Option(help="Temporal train/val/test percentages [default 70/15/15].")] = None,
+    strategy: Annotated[Optional[str], typer.Option("--strategy", "-s", help="semantic | hierarchical | diff-aware | flat | chunks (default semantic).")] = None,
+    tokenizer: Annotated[Optional[str], typer.Option("--tokenizer", "-t", help="repo-bpe | gpt2 | PATH to a tokenizer directory (default repo-bpe).")] = None,
+    vocab_size: Annotated[Optional[int], typer.Option(help="repo-bpe vocabulary size (default: scaled to the corpus).")] = None,
+    sequence_length: Annotated[Optional[int], typer.Option(help="Ids per training sequence (default 1024).")] = None,
+    overlap: Annotated[Optional[int], typer.Option(help="Ids shared by consecutive sequences (default 128).")] = None,
+    split: Annotated[Optional[str], typer.Option(help="Temporal train/val/test percentages (default 70/15/15).")] = None,
     exports: Annotated[Optional[bool], typer.Option("--json", help="Also write token_sequences.json and tokenized_commits.jsonl.")] = None,
-    dedup: Annotated[Optional[bool], typer.Option("--dedup/--no-dedup", help="Drop near-duplicate documents (privacy.dedup) [default on].")] = None,
+    dedup: Annotated[Optional[bool], typer.Option("--dedup/--no-dedup", help="Drop near-duplicate documents (privacy.dedup) (default on).")] = None,
     show_stats: Annotated[bool, typer.Option("--stats", help="Print the token statistics.")] = False,
     workspace_dir: WorkspaceOption = None,
     config_file: ConfigOption = None,

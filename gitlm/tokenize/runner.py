@@ -360,6 +360,8 @@ def tokenize_workspace(workspace: Workspace, config: GitlmConfig | None = None, 
     config = config or GitlmConfig()
     tok = config.tokenize
     check_choice(tok.tokenizer)
+    if tok.vocab_size is not None and tok.tokenizer != "repo-bpe":
+        raise BadInputError(f"--vocab-size applies to the repo-bpe tokenizer only, not {tok.tokenizer}")
     path, record_type = input_file(workspace, tok.strategy)
     stats = TokenizeStats(strategy=tok.strategy, tokenizer=tok.tokenizer, sequence_length=tok.sequence_length, overlap=tok.overlap)
     with workspace.lock():

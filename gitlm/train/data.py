@@ -44,7 +44,7 @@ from gitlm.workspace import Workspace, fingerprint
 IGNORE = -100
 
 
-# -- the tokens/ contract --------------------------------------------------------------------
+# -- token arrays (the workspace's, or re-encoded for a model's own tokenizer) -------------------
 
 
 @dataclass

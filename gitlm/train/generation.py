@@ -19,6 +19,9 @@ from gitlm.errors import BadInputError
 _CACHE: OrderedDict[tuple[str, int], tuple[Any, Any]] = OrderedDict()
 _CACHE_SIZE = 2
 _LOCK = threading.Lock()
+# One generation at a time: a seeded request sets torch's global RNG, so concurrent requests
+# (the HTTP server's thread pool) would otherwise disturb each other's sampling.
+_GENERATE_LOCK = threading.Lock()
 
 
 @dataclass
@@ -112,10 +115,29 @@ def generate_with(model, tokenizer, prompt: str | list[int], *, max_new_tokens: 
         ids = [tokenizer.eos_token_id]
     limit = int(getattr(model.config, "n_positions", None) or getattr(model.config, "max_position_embeddings", 0) or 0)
     if limit and len(ids) + max_new_tokens > limit:
-        ids = ids[-max(1, limit - max_new_tokens):]  # keep the end of a long prompt
+        max_new_tokens = min(max_new_tokens, limit - 1)  # the context window bounds prompt + output
+        ids = ids[-(limit - max_new_tokens):]  # keep the end of a long prompt
     device = next(model.parameters()).device
     input_ids = torch.tensor([ids], device=device)
     sample = temperature > 0
+    with _GENERATE_LOCK:
+        output = _generate_locked(model, tokenizer, input_ids, max_new_tokens, sample, temperature, top_p,
+                                  num_return_sequences, seed)
+    results = []
+    for row in output[:, input_ids.shape[1]:].tolist():
+        finished = tokenizer.eos_token_id in row
+        if finished:
+            row = row[: row.index(tokenizer.eos_token_id)]
+        completion = tokenizer.decode(row, skip_special_tokens=False)
+        for special in {tokenizer.pad_token, tokenizer.eos_token} - {None}:
+            completion = completion.replace(special, "")
+        results.append(Generation(prompt_text, completion, prompt_text + completion, len(row), finished))
+    return results
+
+
+def _generate_locked(model, tokenizer, input_ids, max_new_tokens, sample, temperature, top_p, num_return_sequences, seed):
+    import torch
+
     generator_state = None
     if seed is not None:
         generator_state = torch.random.get_rng_state()
@@ -131,13 +153,4 @@ def generate_with(model, tokenizer, prompt: str | list[int], *, max_new_tokens: 
     finally:
         if generator_state is not None:
             torch.random.set_rng_state(generator_state)
-    results = []
-    for row in output[:, input_ids.shape[1]:].tolist():
-        finished = tokenizer.eos_token_id in row
-        if finished:
-            row = row[: row.index(tokenizer.eos_token_id)]
-        completion = tokenizer.decode(row, skip_special_tokens=False)
-        for special in {tokenizer.pad_token, tokenizer.eos_token} - {None}:
-            completion = completion.replace(special, "")
-        results.append(Generation(prompt_text, completion, prompt_text + completion, len(row), finished))
-    return results
+    return output

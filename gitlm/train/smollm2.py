@@ -84,8 +84,12 @@ def ensure_converted() -> Path:
 def _convert(source: Path, staging: Path) -> None:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(source.parent, gguf_file=source.name)
-    loaded = AutoModelForCausalLM.from_pretrained(source.parent, gguf_file=source.name)
+    from gitlm.train.models import quiet_transformers
+
+    quiet_transformers()
+    with _no_tqdm():  # transformers' GGUF reader draws its own tqdm bar
+        tokenizer = AutoTokenizer.from_pretrained(source.parent, gguf_file=source.name)
+        loaded = AutoModelForCausalLM.from_pretrained(source.parent, gguf_file=source.name)
     config = loaded.config
     if hasattr(config, "quantization_config"):
         del config.quantization_config  # the weights are dequantized fp32 now
@@ -95,3 +99,16 @@ def _convert(source: Path, staging: Path) -> None:
     model.generation_config = loaded.generation_config
     model.save_pretrained(staging)
     tokenizer.save_pretrained(staging)
+
+
+@contextlib.contextmanager
+def _no_tqdm():
+    previous = os.environ.get("TQDM_DISABLE")
+    os.environ["TQDM_DISABLE"] = "1"
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop("TQDM_DISABLE", None)
+        else:
+            os.environ["TQDM_DISABLE"] = previous

@@ -343,7 +343,8 @@ class _Run:
             self.trainer.save_checkpoint(folder / "last.ckpt")  # the exact end state, for --resume
 
     def _checkpoint_metadata(self) -> dict[str, Any]:
-        return {"model": self.model_description, "context": self.context, "data": self.source,
+        vocabulary = fingerprint(self.loaded.tokenizer.backend_tokenizer.to_str())
+        return {"model": self.model_description, "tokenizer": vocabulary, "context": self.context, "data": self.source,
                 "batch_size": self.batch_size, "gitlm": library_versions()["gitlm"]}
 
     def _check_resumable(self, path: Path) -> None:
@@ -361,6 +362,11 @@ class _Run:
                     f"checkpoint {path} was trained with another model ({key} {before[key]} != {now[key]}); "
                     f"use the same --model as that run (it was '{before.get('preset')}')"
                 )
+        if saved.get("tokenizer") and saved["tokenizer"] != self.module.metadata["tokenizer"]:
+            raise BadInputError(
+                f"checkpoint {path} was trained with another tokenizer (the token ids no longer mean the same); "
+                "train afresh, or re-tokenize with that run's tokenizer (gitlm tokenize --tokenizer PATH)"
+            )
 
     def _load_weights(self, path: Path) -> None:
         import torch
