@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable
 
 EOS = "<|endoftext|>"  # GPT-2's end-of-text: the document separator in every tokenizer
 PAD = "<|pad|>"
@@ -77,7 +76,3 @@ def text_pieces(text: str, added: frozenset[str] | set[str]) -> list[str]:
 def all_special_tokens() -> list[str]:
     """EOS, PAD and the markers, in the order the repo-bpe vocabulary starts with them."""
     return [EOS, PAD, *MARKERS]
-
-
-def missing(tokens: Iterable[str], vocabulary: dict[str, int]) -> list[str]:
-    return [token for token in tokens if token not in vocabulary]

@@ -92,6 +92,8 @@ class GitTokenizer:
         # Packing must see every token: a loaded tokenizer.json may carry truncation/padding.
         self.backend.no_truncation()
         self.backend.no_padding()
+        # The embedding rows a model needs: one past the largest id (added tokens included).
+        self.vocab_size = max(self.backend.get_vocab(with_added_tokens=True).values()) + 1
         self.eos_token_id = self._id(hf.eos_token)
         self.pad_token_id = self._id(hf.pad_token)
         self.splits_long_texts = kind in BUILTIN
@@ -111,11 +113,6 @@ class GitTokenizer:
         if token_id is None:
             raise GitlmError(f"token {token!r} is not in the tokenizer's vocabulary")
         return token_id
-
-    @property
-    def vocab_size(self) -> int:
-        """Ids in use including added tokens: the embedding rows a model needs."""
-        return self.backend.get_vocab_size(with_added_tokens=True)
 
     def encode_batch(self, texts: list[str]) -> list[np.ndarray]:
         """Each text's ids (uint32), all of it history text: no special ids, none added."""
