@@ -17,7 +17,7 @@ from gitlm.config import load_config
 def serve(
     host: Annotated[Optional[str], typer.Option("--host", help="Address to bind (default: 127.0.0.1).")] = None,
     port: Annotated[Optional[int], typer.Option("--port", help="TCP port (default: 8321).")] = None,
-    api_key: Annotated[Optional[str], typer.Option("--api-key", envvar="GITLM_API_KEY", help="Require this key (X-API-Key or Authorization: Bearer) [or $GITLM_API_KEY].")] = None,
+    api_key: Annotated[Optional[str], typer.Option("--api-key", envvar="GITLM_API_KEY", help="Require this key (X-API-Key or Authorization: Bearer) (or $GITLM_API_KEY).")] = None,
     model: ModelOption = None,
     device: DeviceOption = None,
     qdrant_url: QdrantUrlOption = None,
