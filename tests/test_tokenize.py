@@ -554,3 +554,20 @@ def test_chunks_end_to_end_with_gitlm_chunk(workspace):
         assert tokenizer.decode(ids.tolist()) == next(render("chunks", [record])).text
     proc = gitlm("dataset", "--workspace", str(workspace.root), "--context-window", "64", "--target-window", "16", "--stride", "32")
     assert proc.returncode == 0, proc.stderr
+
+
+def test_reused_tokenizer_encodes_with_the_same_ids(workspace):
+    """--train continue keeps tokenizer/: a re-tokenize must give the ids of the first run."""
+    first = tokenize_workspace(workspace, config())
+    ids = {name: split_ids(workspace, name).copy() for name in ("train", "val", "test")}
+    saved = workspace.path("tokenizer/tokenizer.json").read_bytes()
+    again = tokenize_workspace(workspace, config(), reuse_tokenizer=True)
+    assert again.tokenizer_reused and not first.tokenizer_reused
+    assert again.tokenizer == first.tokenizer == "repo-bpe"
+    assert again.bpe_training_seconds == 0.0 and again.vocab_size == first.vocab_size
+    assert workspace.path("tokenizer/tokenizer.json").read_bytes() == saved
+    for name, expected in ids.items():
+        assert np.array_equal(split_ids(workspace, name), expected)
+    # other settings: the saved tokenizer no longer fits, so a new one is trained
+    other = tokenize_workspace(workspace, config(tokenize={"strategy": "flat"}), reuse_tokenizer=True)
+    assert not other.tokenizer_reused and other.bpe_training_seconds > 0

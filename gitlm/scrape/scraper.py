@@ -108,7 +108,7 @@ def scrape(
     stats.tags = refs.tag_count
     index = BranchIndex(refs, temp_dir)
     large = LargeBlobs(repo, privacy.max_file_size) if privacy.max_file_size else None  # reads on a thread
-    steps = _Privacy(privacy, large)  # starts importing detect-secrets on a thread
+    steps = Privacy(privacy, large)  # starts importing detect-secrets on a thread
     try:
         total = index.build(repo)
         if large is not None:
@@ -123,7 +123,7 @@ def scrape(
         index.close()
 
 
-class _Privacy:
+class Privacy:
     """The privacy steps the scraper applies per record (see the module docstring)."""
 
     def __init__(self, config: PrivacyConfig, large: LargeBlobs | None):
@@ -150,13 +150,25 @@ class _Privacy:
         stats.secrets_redacted = sum(self.redactor.counts.values())
 
 
-def _stream_commits(repo: Repository, config: ScrapeConfig, refs: RefSnapshot, index: BranchIndex, stats: ScrapeStats, temp_dir: Path | None, privacy: _Privacy) -> Iterator[Commit]:
-    decode = _Decoder(stats, privacy.redactor)
-    history = FileHistory()
-    shallow = shallow_boundary(repo) if repo.is_shallow else set()
+def walk_window(config: ScrapeConfig) -> tuple[int | None, int | None]:
+    """The committer-time window (--since/--until) as timestamps for BranchIndex.oldest_first."""
     since = int(config.since.timestamp()) if config.since is not None else None
     until = int(config.until.timestamp()) if config.until is not None else None
-    batches = _batches(index.oldest_first(since, until), BATCH_COMMITS)
+    return since, until
+
+
+def _stream_commits(repo: Repository, config: ScrapeConfig, refs: RefSnapshot, index: BranchIndex, stats: ScrapeStats, temp_dir: Path | None, privacy: Privacy) -> Iterator[Commit]:
+    yield from stream_commits(repo, config, refs, index.oldest_first(*walk_window(config)), FileHistory(), stats,
+                              temp_dir, privacy)
+
+
+def stream_commits(repo: Repository, config: ScrapeConfig, refs: RefSnapshot, items: Iterator[tuple[int, str, int]],
+                   history: FileHistory, stats: ScrapeStats, temp_dir: Path | None, privacy: Privacy) -> Iterator[Commit]:
+    """Commit records for `items` ((commit_number, hash, branch mask), oldest first), with the
+    per-file counters continuing from `history` (an incremental scrape passes the replayed one)."""
+    decode = _Decoder(stats, privacy.redactor)
+    shallow = shallow_boundary(repo) if repo.is_shallow else set()
+    batches = _batches(items, BATCH_COMMITS)
     window = max(2, os.cpu_count() or 1)
     for batch, stream in git_batches(repo.git_dir, log_arguments(config), batches, window, temp_dir):
         parsed = iter(LogParser(stream, config.patches, config.max_patch_bytes))
@@ -179,7 +191,7 @@ def _batches(items: Iterator[tuple[int, str, int]], size: int) -> Iterator[tuple
         yield "".join(f"{commit}\n" for _, commit, _ in batch).encode(), batch
 
 
-def _build_commit(header, raw_files: list[RawFile], commit_number: int, mask: int, config, refs, history, decode, stats, privacy: _Privacy) -> Commit:
+def _build_commit(header, raw_files: list[RawFile], commit_number: int, mask: int, config, refs, history, decode, stats, privacy: Privacy) -> Commit:
     (hash_b, abbrev_b, parents_b, an, ae, at, a_iso, cn, ce, ct, c_iso, message_b) = header
     commit_hash = hash_b.decode("ascii")
     parents = parents_b.decode("ascii").split()

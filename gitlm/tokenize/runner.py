@@ -37,7 +37,7 @@ from gitlm.tokenize.special import count_context_tokens, select_context_tokens, 
 from gitlm.tokenize.split import SPLITS, TemporalSplit, iso
 from gitlm.tokenize.strategies import Document, Marker, RenderStats, render, segments
 from gitlm.tokenize.tokenizer import (
-    GitTokenizer, check_choice, default_vocab_size, load_gpt2, load_local, train_repo_bpe,
+    GitTokenizer, check_choice, default_vocab_size, is_builtin, load_gpt2, load_local, reload_saved, train_repo_bpe,
 )
 from gitlm.workspace import PhaseTimer, Workspace, fingerprint, library_versions
 
@@ -73,6 +73,7 @@ class TokenizeStats:
 
     strategy: str = ""
     tokenizer: str = ""
+    tokenizer_reused: bool = False  # the workspace's tokenizer/ from the previous run was kept
     vocab_size: int = 0
     documents_read: int = 0
     documents: int = 0
@@ -349,13 +350,28 @@ def _input_fingerprint(workspace: Workspace, path: Path, config: GitlmConfig) ->
                        config.privacy.model_dump(mode="json"), tokenizer_id)
 
 
+def _saved_tokenizer(workspace: Workspace, config: GitlmConfig) -> GitTokenizer | None:
+    """The tokenizer the previous tokenize run saved, if it ran with the same settings."""
+    previous = workspace.read_manifest()["phases"].get("tokenize") or {}
+    directory = workspace.path(TOKENIZER_DIR)
+    if (previous.get("status") != "completed" or previous.get("config") != config.tokenize.model_dump(mode="json")
+            or not (directory / "tokenizer.json").is_file()):
+        return None
+    kind = previous.get("stats", {}).get("tokenizer", "")
+    return reload_saved(directory, kind if is_builtin(kind) else "path", kind)
+
+
 def tokenize_workspace(workspace: Workspace, config: GitlmConfig | None = None, *,
-                       progress: ProgressCallback | None = None) -> TokenizeStats:
+                       progress: ProgressCallback | None = None, reuse_tokenizer: bool = False) -> TokenizeStats:
     """Render, (train,) encode and pack a workspace's history; record the phase.
 
     Writes tokenizer/, tokens/{train,val,test}.bin, tokens/documents.parquet, tokens/meta.json
     (and the exports on request) and MANIFEST.json's "tokenize" phase and
     "training_parameters" (the epoch formula). Returns the stats.
+
+    `reuse_tokenizer` keeps the tokenizer/ an earlier run with the same settings saved
+    (no BPE training): the ids stay those a model was trained on, so training can continue
+    on the re-tokenized, grown history (`gitlm run --train continue`).
     """
     config = config or GitlmConfig()
     tok = config.tokenize
@@ -374,9 +390,10 @@ def tokenize_workspace(workspace: Workspace, config: GitlmConfig | None = None, 
         def documents() -> Iterator[Document]:
             return _documents(path, record_type, tok.strategy, tok.history_depth, RenderStats(), redact_with)
 
+        saved = _saved_tokenizer(workspace, config) if reuse_tokenizer else None
         dedup, stats.dedup = _dedup_filter(config)
         survey = _survey(_documents(path, record_type, tok.strategy, tok.history_depth, render_stats, redact_with), dedup,
-                         tok.tokenizer == "repo-bpe", progress)
+                         tok.tokenizer == "repo-bpe" and saved is None, progress)
         stats.documents_read = len(survey.keep)
         stats.documents = len(survey.timestamps)
         stats.near_duplicates_removed = stats.documents_read - stats.documents
@@ -384,10 +401,13 @@ def tokenize_workspace(workspace: Workspace, config: GitlmConfig | None = None, 
         splitter = TemporalSplit.from_timestamps(np.frombuffer(survey.timestamps, dtype=np.int64), tok.split)
         stats.split_cuts = splitter.as_dict()
 
-        tokenizer = _build_tokenizer(config, survey, lambda: _kept(documents(), survey.keep), stats)
+        if saved is not None:
+            tokenizer, stats.tokenizer_reused = saved, True
+        else:
+            tokenizer = _build_tokenizer(config, survey, lambda: _kept(documents(), survey.keep), stats)
+            tokenizer.save(workspace.path(TOKENIZER_DIR))
         stats.tokenizer = tokenizer.kind if tokenizer.kind != "path" else tokenizer.source
         stats.vocab_size = tokenizer.vocab_size
-        tokenizer.save(workspace.path(TOKENIZER_DIR))
 
         files = _pack(workspace, _kept(documents(), survey.keep), tokenizer, splitter, config, stats, progress, stats.documents,
                       tokenizer.fallback_table())

@@ -310,6 +310,12 @@ def load_local(path: Path) -> GitTokenizer:
     return GitTokenizer(hf, "path", str(path.resolve()))
 
 
+def reload_saved(path: Path, kind: str, source: str) -> GitTokenizer:
+    """A tokenizer this workspace saved earlier, as what it was (repo-bpe, gpt2 or path), so
+    new history is encoded with the same ids a model was trained on."""
+    return GitTokenizer(load_local(path).hf, kind, source)
+
+
 def is_builtin(choice: str) -> bool:
     return choice in BUILTIN
 
