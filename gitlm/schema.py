@@ -166,8 +166,9 @@ def decode_commit(line: bytes | str) -> Commit:
     return _commit_decoder.decode(line)
 
 
-def iter_jsonl(path: Path, record_type: type[T]) -> Iterator[T]:
-    """Stream typed records from a .jsonl file, one line at a time.
+def iter_jsonl(path: Path, record_type: type[T], skip: int = 0) -> Iterator[T]:
+    """Stream typed records from a .jsonl file, one line at a time, after the first `skip`
+    lines (passed over without decoding).
 
     A missing file or a corrupt line (a truncated write, a hand edit) is a one-line
     GitlmError naming the file and line, never a traceback.
@@ -179,7 +180,7 @@ def iter_jsonl(path: Path, record_type: type[T]) -> Iterator[T]:
         raise GitlmError(f"{path} does not exist; run the phase that writes it first") from None
     with handle:
         for number, line in enumerate(handle, 1):
-            if not line.strip():
+            if number <= skip or not line.strip():
                 continue
             try:
                 yield decoder.decode(line)

@@ -13,6 +13,8 @@ import hashlib
 import json
 import os
 import platform
+import shutil
+import threading
 import time
 from collections.abc import Iterator
 from datetime import datetime, timezone
@@ -24,6 +26,7 @@ from gitlm.errors import BadInputError, GitlmError, WorkspaceBusyError
 
 MANIFEST = "MANIFEST.json"
 LOCK = ".gitlm.lock"
+_held: dict[tuple[str, int], int] = {}  # (workspace, thread) locks held here, with the nesting depth
 
 
 def fingerprint(*parts: Any) -> str:
@@ -66,7 +69,20 @@ class Workspace:
 
     @contextlib.contextmanager
     def lock(self) -> Iterator[None]:
-        """Hold the workspace for this process; a second run fails at once with one line."""
+        """Hold the workspace for this process; a second run fails at once with one line.
+
+        Re-entrant within a thread (`gitlm run` holds it across phases that take it too).
+        Taking it sweeps temp files a killed run left behind: while the lock is held no
+        other gitlm process writes here, so any temp file not this process's is stale.
+        """
+        key = (str(self.root.resolve()), threading.get_ident())
+        if _held.get(key):
+            _held[key] += 1
+            try:
+                yield
+            finally:
+                _held[key] -= 1
+            return
         self.create()
         handle = open(self.path(LOCK), "a+", encoding="utf-8")
         try:
@@ -82,9 +98,29 @@ class Workspace:
             handle.truncate()
             handle.write(str(os.getpid()))
             handle.flush()
-            yield
+            self.remove_stale_temps()
+            _held[key] = 1
+            try:
+                yield
+            finally:
+                _held.pop(key, None)
         finally:
             handle.close()
+
+    def remove_stale_temps(self) -> list[Path]:
+        """Delete `.name.tmp-PID` / `.name.old-PID` files and directories of other processes."""
+        removed = []
+        own = f"-{os.getpid()}"
+        for path in self.root.rglob(".*"):
+            name = path.name
+            if (".tmp-" in name or ".old-" in name) and not name.endswith(own) and name.rsplit("-", 1)[-1].isdigit():
+                if path.is_dir() and not path.is_symlink():
+                    shutil.rmtree(path, ignore_errors=True)
+                else:
+                    with contextlib.suppress(FileNotFoundError):
+                        path.unlink()
+                removed.append(path)
+        return removed
 
     @contextlib.contextmanager
     def atomic_writer(self, name: str, mode: str = "wb") -> Iterator[IO[Any]]:
@@ -125,6 +161,15 @@ class Workspace:
             raise GitlmError(f"{path} is corrupt (not a manifest object); delete it to start afresh")
         data.setdefault("phases", {})
         return data
+
+    def update_manifest(self, **top_level: Any) -> dict[str, Any]:
+        """Set top-level manifest fields (the run's summary) and write it atomically."""
+        manifest = self.read_manifest()
+        manifest.setdefault("created_at", utc_now())
+        manifest["updated_at"] = utc_now()
+        manifest.update(top_level)
+        self.write_json(MANIFEST, manifest)
+        return manifest
 
     def record_phase(self, phase: str, result: dict[str, Any], **top_level: Any) -> dict[str, Any]:
         """Store one phase's result (status, timings, outputs, stats, fingerprint) in the manifest."""

@@ -21,14 +21,42 @@ def test_atomic_writer_keeps_old_file_on_failure(tmp_path):
     assert [p.name for p in ws.root.iterdir()] == ["data.json"]
 
 
-def test_lock_is_exclusive(tmp_path):
+def test_lock_is_exclusive_and_reentrant_in_its_thread(tmp_path):
+    import threading
+
     ws = Workspace(tmp_path / "ws")
-    with ws.lock():
-        with pytest.raises(WorkspaceBusyError, match="in use"):
+    refused = []
+
+    def other_thread() -> None:
+        try:
             with Workspace(tmp_path / "ws").lock():
                 pass
+        except WorkspaceBusyError as exc:
+            refused.append(str(exc))
+
+    with ws.lock():
+        with Workspace(tmp_path / "ws").lock():  # the same thread again: gitlm run's phases
+            pass
+        worker = threading.Thread(target=other_thread)
+        worker.start()
+        worker.join()
+    assert len(refused) == 1 and "in use by another gitlm run" in refused[0]
     with ws.lock():  # released
         pass
+
+
+def test_lock_removes_temp_files_a_killed_run_left(tmp_path):
+    ws = Workspace(tmp_path / "ws")
+    ws.write_json("MANIFEST.json", {"phases": {}})
+    (ws.root / "tokens").mkdir()
+    stale = [ws.path(".commits.jsonl.tmp-999999"), ws.path("tokens/.train.bin.tmp-999998")]
+    for path in stale:
+        path.write_text("half")
+    ws.path(".tokenizer.tmp-999997").mkdir()
+    with ws.lock():
+        pass
+    assert not any(p.exists() for p in stale) and not ws.path(".tokenizer.tmp-999997").exists()
+    assert ws.path("MANIFEST.json").is_file()
 
 
 def test_corrupt_manifest_is_a_clear_error(tmp_path):

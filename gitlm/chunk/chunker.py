@@ -183,10 +183,19 @@ class Chunker:
                 stats.add_chunk(draft.change_type, change.language, draft.kind, chunk.token_estimate)
                 chunks.append(chunk)
         stats.commits_with_chunks += bool(chunks)
+        self._record_cochange(commit)
+        return chunks
+
+    def observe(self, commit: Commit) -> None:
+        """Count a commit chunked by an earlier run in the co-change history only (an
+        incremental run replays the recorded commits before chunking the new ones)."""
+        if not self.skip(commit):
+            self._record_cochange(commit)
+
+    def _record_cochange(self, commit: Commit) -> None:
         renames = [(c.old_path, c.path) for c in commit.files if c.change_type == "R" and c.old_path]
         deleted = [c.path for c in commit.files if c.change_type == "D"]
-        self.cochange.record(paths, renames, deleted)
-        return chunks
+        self.cochange.record([change.path for change in commit.files], renames, deleted)
 
     def _plan(self, commit: CommitView | Commit, change: FileChange, parent: str | None, index: int) -> _Plan:
         kind = change.change_type

@@ -56,8 +56,9 @@ def shard(path: str, workers: int) -> int:
 
 
 def chunk_parallel(commits: Iterable[Commit], repo: Repository, config: GitlmConfig, stats: ChunkStats,
-                   workers: int) -> Iterator[Chunk]:
-    """Chunk records of the commits, drafted by `workers` processes (see the module docstring)."""
+                   workers: int, history: Iterable[Commit] = ()) -> Iterator[Chunk]:
+    """Chunk records of the commits, drafted by `workers` processes (see the module docstring);
+    `history` (commits chunked before, oldest first) only feeds the co-change counts."""
     context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
     inboxes = [context.Queue() for _ in range(workers)]
     outboxes = [context.Queue() for _ in range(workers)]
@@ -69,6 +70,8 @@ def chunk_parallel(commits: Iterable[Commit], repo: Repository, config: GitlmCon
     for process in processes:
         process.start()
     assembler = Chunker(None, config.chunk, stats)  # type: ignore[arg-type]  (assembles only)
+    for commit in history:
+        assembler.observe(commit)
     in_flight: deque[list[Commit]] = deque()
     iterator = iter(commits)
     try:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from typing import Any
+
+import msgspec
 
 from gitlm.chunk.blobs import BlobStore
 from gitlm.chunk.chunker import Chunker
@@ -23,21 +27,38 @@ GRAMMARS = ("tree-sitter", "tree-sitter-python", "tree-sitter-rust", "tree-sitte
             "tree-sitter-yaml", "tree-sitter-json", "tree-sitter-markdown")
 
 
+class _SeenFile(msgspec.Struct):
+    path: str
+    old_path: str | None
+    change_type: str
+
+
+class _Seen(msgspec.Struct):
+    """What the co-change replay reads of a commit chunked by an earlier run."""
+
+    hash: str
+    is_merge: bool
+    files: list[_SeenFile]
+
+
 def chunk_commits(commits: Iterator[Commit], repo: Repository | Path | str, config: GitlmConfig | None = None,
-                  stats: ChunkStats | None = None) -> Iterator[Chunk]:
+                  stats: ChunkStats | None = None, history: Iterable[Any] = ()) -> Iterator[Chunk]:
     """Chunk a stream of Commit records (oldest first) from repository `repo`, lazily:
     in this process when chunk.workers is 1, else in worker processes (default: one per CPU,
-    at most 8) that each own a share of the files."""
+    at most 8) that each own a share of the files. `history`: the commits before these,
+    chunked by an earlier run, replayed into the co-change counts only."""
     config = config or GitlmConfig()
     repo = repo if isinstance(repo, Repository) else open_repository(repo)
     stats = stats if stats is not None else ChunkStats()
     workers = config.chunk.workers or min(_cpus(), 8)
     if workers > 1:
-        yield from chunk_parallel(commits, repo, config, stats, workers)
+        yield from chunk_parallel(commits, repo, config, stats, workers, history)
         return
     redactor = _redactor(config)
     with BlobStore(repo, config.chunk.cache_mb << 20) as blobs:
         chunker = Chunker(blobs, config.chunk, stats, redactor.redact if redactor is not None else None)
+        for commit in history:
+            chunker.observe(commit)
         yield from chunker.chunk_commits(commits)
         stats.blobs_read, stats.blob_bytes_read, stats.blob_cache_hits = blobs.reads, blobs.bytes_read, blobs.hits
     if redactor is not None:
@@ -50,6 +71,7 @@ def chunk_workspace(
     config: GitlmConfig | None = None,
     *,
     repo: Path | str | None = None,
+    incremental: bool = False,
     on_start: Callable[[int | None], None] | None = None,
     on_commit: Callable[[], None] | None = None,
 ) -> ChunkStats:
@@ -57,7 +79,10 @@ def chunk_workspace(
     record the phase "chunk" in MANIFEST.json, return the stats.
 
     File contents come from the repository the scrape read (MANIFEST.json's
-    repository.path) unless `repo` names it.
+    repository.path) unless `repo` names it. With `incremental`, when the previous chunk run
+    used the same settings on the same scrape lineage (the scrape only appended commits
+    since), its chunks are kept and only the commits after the ones it covered are chunked;
+    the stats then describe this run's work and the phase records the totals.
     """
     config = config or GitlmConfig()
     workspace = workspace if isinstance(workspace, Workspace) else Workspace(Path(workspace))
@@ -74,20 +99,44 @@ def chunk_workspace(
     stats = ChunkStats()
     with workspace.lock():
         timer = PhaseTimer()
+        phase_config = config.chunk.model_dump(mode="json") | {"redact_secrets": config.privacy.redact_secrets}
+        versions = library_versions(*GRAMMARS)
+        lineage = (scrape or {}).get("lineage")
+        previous = manifest.get("phases", {}).get("chunk") or {}
+        kept = 0
+        if (incremental and lineage and previous.get("status") == "completed" and previous.get("lineage") == lineage
+                and previous.get("config") == phase_config and previous.get("grammars") == versions
+                and workspace.path(CHUNKS).is_file()):
+            kept = int(previous.get("commits_covered") or 0)
+        if kept and _hash_of_line(workspace.path(COMMITS), kept) != previous.get("last_commit"):
+            kept = 0  # not the commits it covered: chunk everything
+        # read lazily, the co-change replay of the kept commits first, then the new ones
+        history = itertools.islice(iter_jsonl(workspace.path(COMMITS), _Seen), kept)
+        records = iter_jsonl(workspace.path(COMMITS), Commit, skip=kept)
         if on_start is not None:
-            on_start((scrape or {}).get("stats", {}).get("total_commits"))
+            total = (scrape or {}).get("stats", {}).get("total_commits")
+            on_start(total - kept if total is not None else None)
+        covered = {"n": kept, "last": previous.get("last_commit") if kept else None}
 
         def commits() -> Iterator[Commit]:
-            for commit in iter_jsonl(workspace.path(COMMITS), Commit):
+            for commit in records:
                 yield commit
+                covered["n"] += 1
+                covered["last"] = commit.hash
                 if on_commit is not None:
                     on_commit()
 
+        total_chunks = 0
         with workspace.atomic_writer(CHUNKS) as out:
-            for chunk in chunk_commits(commits(), repository, config, stats):
+            if kept:
+                with open(workspace.path(CHUNKS), "rb") as earlier:
+                    for line in earlier:
+                        out.write(line)
+                        total_chunks += 1
+            for chunk in chunk_commits(commits(), repository, config, stats, history):
                 out.write(encode_record(chunk))
                 out.write(b"\n")
-        phase_config = config.chunk.model_dump(mode="json") | {"redact_secrets": config.privacy.redact_secrets}
+                total_chunks += 1
         workspace.record_phase("chunk", {
             "status": "completed",
             **timer.finish(),
@@ -95,10 +144,28 @@ def chunk_workspace(
             "stats": stats.as_dict(),
             "config": phase_config,
             "fingerprint": fingerprint((scrape or {}).get("fingerprint"), _file_identity(workspace.path(COMMITS)),
-                                       phase_config, library_versions(*GRAMMARS)),
+                                       phase_config, versions),
+            "mode": "incremental" if kept else "full",
+            "lineage": lineage,
+            "grammars": versions,
+            "commits_kept": kept,
+            "commits_covered": covered["n"],
+            "last_commit": covered["last"],
+            "total_chunks": total_chunks,
             "error": None,
         })
     return stats
+
+
+def _hash_of_line(path: Path, number: int) -> str | None:
+    """The hash of commits.jsonl's record `number` (1-based), or None when it has fewer lines."""
+    with open(path, "rb") as lines:
+        for line in itertools.islice(lines, number - 1, number):
+            try:
+                return msgspec.json.decode(line, type=_Seen).hash
+            except msgspec.DecodeError:
+                return None
+    return None
 
 
 def _cpus() -> int:
