@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/tokenize.py bench/.work/pallets-flask.git bench/.work/ipython-ipython.git \\
         [--work /tmp/gitlm-bench-tokenize] [--throughput-strategies semantic diff-aware] [--rss-strategy diff-aware]
+        [--dedup-baseline OLD_DEDUP.py]    # e.g. from `git show 1331ce7:gitlm/privacy/dedup.py`
 
 Each repository is scraped once into --work (skipped when its commits.jsonl is there). Then:
 
@@ -18,6 +19,9 @@ peak RSS (every repository, its own process per run): `gitlm tokenize` with the 
   (repo-bpe, near-duplicate removal on) and --rss-strategy; again with dedup off; and
   with the gpt2 tokenizer and dedup off (no training), which isolates the encode-and-pack
   pass. Peak RSS is the process's ru_maxrss.
+near-duplicate rate (every repository, one process): documents/s of NearDuplicateFilter.is_duplicate
+  alone (timed around each call) over the --rss-strategy documents, streamed; with
+  --dedup-baseline, the same for that file's NearDuplicateFilter, rounds alternating.
 Prints Markdown tables for BENCHMARKS.md.
 """
 
@@ -100,6 +104,32 @@ print(json.dumps({"seconds": seconds, "tokens": stats.total_tokens, "secret_reda
     "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
 
+DEDUP = r"""
+import importlib.util, json, sys, time
+from pathlib import Path
+from gitlm.privacy.dedup import NearDuplicateFilter
+from gitlm.schema import Commit, iter_jsonl
+from gitlm.tokenize import render
+source, strategy, rounds, baseline = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3]), sys.argv[4]
+filters = {"gitlm": NearDuplicateFilter}
+if baseline:
+    spec = importlib.util.spec_from_file_location("baseline_dedup", baseline)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    filters["baseline"] = module.NearDuplicateFilter
+rates, kept = {name: [] for name in filters}, {}
+for _ in range(rounds):
+    for name, make in filters.items():
+        dedup, seconds = make(), 0.0
+        for document in render(strategy, iter_jsonl(source / "commits.jsonl", Commit)):
+            start = time.perf_counter()
+            dedup.is_duplicate(document.text, document.doc_id)
+            seconds += time.perf_counter() - start
+        rates[name].append(dedup.seen / seconds)
+        kept[name] = dedup.kept
+print(json.dumps({"documents": dedup.seen, "kept": kept, "rates": rates}))
+"""
+
 
 def run_python(code: str, *args: str) -> dict:
     proc = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, cwd=REPO_ROOT)
@@ -117,32 +147,40 @@ def scraped(repo: Path, work: Path) -> Path:
     return target
 
 
-def print_tables(throughput: list[dict], peaks: list[dict], rss_strategy: str) -> None:
-    print("| repository | strategy | documents | tokens | gitlm tokenize (encode pass) | bare encode_batch | gitlm / bare "
-          "| bare encode_batch_fast | gitlm / fast | BPE training | vocab |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for row in throughput:
-        rounds = len(row["gitlm"])
-        # Each round runs gitlm and bare back to back: the ratio within a round is the least
-        # disturbed by other work on the machine, so the median of those ratios leads.
-        paired = statistics.median(o / b for o, b in zip(row["gitlm"], row["bare"]))
-        paired_fast = statistics.median(o / f for o, f in zip(row["gitlm"], row["bare_fast"]))
-        for label, pick in (("median", statistics.median), ("best", max)):
-            ours, plain, fast = pick(row["gitlm"]), pick(row["bare"]), pick(row["bare_fast"])
-            ratio = f"{paired:.2f}x (rounds' median)" if label == "median" else f"{ours / plain:.2f}x"
-            ratio_fast = f"{paired_fast:.2f}x" if label == "median" else f"{ours / fast:.2f}x"
-            print(f"| {row['repo']} | {row['strategy']} ({label} of {rounds}) | {row['documents']:,} | {row['tokens']:,} "
-                  f"| {ours:,.0f} tok/s | {plain:,.0f} tok/s | {ratio} | {fast:,.0f} tok/s | {ratio_fast} "
-                  f"| {row['bpe_training_seconds']:.1f} s on {row['bpe_training_characters'] / 1e6:.1f} M chars | {row['vocab_size']:,} |")
-    if not peaks:
-        return
-    print()
-    print("| repository | strategy | tokenizer | near-dup removal | documents kept | tokens | wall | BPE training | peak RSS |")
-    print("|---|---|---|---|---:|---:|---:|---:|---:|")
-    for row in peaks:
-        print(f"| {row['repo']} | {rss_strategy} | {row['tokenizer']} | {row['dedup']} "
-              f"| {row['documents']:,} of {row['documents_read']:,} | {row['tokens']:,} | {row['seconds']:.0f} s "
-              f"| {row['bpe_training_seconds']:.1f} s | {row['rss_mb']:.0f} MB |")
+def print_tables(throughput: list[dict], peaks: list[dict], rss_strategy: str, dedup: list[dict] = ()) -> None:
+    tables = []
+    if throughput:
+        lines = ["| repository | strategy | documents | tokens | gitlm tokenize (encode pass) | bare encode_batch | gitlm / bare "
+                 "| bare encode_batch_fast | gitlm / fast | BPE training | vocab |",
+                 "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        for row in throughput:
+            rounds = len(row["gitlm"])
+            # Each round runs gitlm and bare back to back: the ratio within a round is the least
+            # disturbed by other work on the machine, so the median of those ratios leads.
+            paired = statistics.median(o / b for o, b in zip(row["gitlm"], row["bare"]))
+            paired_fast = statistics.median(o / f for o, f in zip(row["gitlm"], row["bare_fast"]))
+            for label, pick in (("median", statistics.median), ("best", max)):
+                ours, plain, fast = pick(row["gitlm"]), pick(row["bare"]), pick(row["bare_fast"])
+                ratio = f"{paired:.2f}x (rounds' median)" if label == "median" else f"{ours / plain:.2f}x"
+                ratio_fast = f"{paired_fast:.2f}x" if label == "median" else f"{ours / fast:.2f}x"
+                lines.append(f"| {row['repo']} | {row['strategy']} ({label} of {rounds}) | {row['documents']:,} | {row['tokens']:,} "
+                             f"| {ours:,.0f} tok/s | {plain:,.0f} tok/s | {ratio} | {fast:,.0f} tok/s | {ratio_fast} "
+                             f"| {row['bpe_training_seconds']:.1f} s on {row['bpe_training_characters'] / 1e6:.1f} M chars | {row['vocab_size']:,} |")
+        tables.append(lines)
+    if peaks:
+        lines = ["| repository | strategy | tokenizer | near-dup removal | documents kept | tokens | wall | BPE training | peak RSS |",
+                 "|---|---|---|---|---:|---:|---:|---:|---:|"]
+        lines += [f"| {row['repo']} | {rss_strategy} | {row['tokenizer']} | {row['dedup']} "
+                  f"| {row['documents']:,} of {row['documents_read']:,} | {row['tokens']:,} | {row['seconds']:.0f} s "
+                  f"| {row['bpe_training_seconds']:.1f} s | {row['rss_mb']:.0f} MB |" for row in peaks]
+        tables.append(lines)
+    if dedup:
+        lines = ["| repository | strategy | documents | kept | near-duplicate filter | documents/s (median of rounds) | rounds |",
+                 "|---|---|---:|---:|---|---:|---:|"]
+        lines += [f"| {row['repo']} | {rss_strategy} | {row['documents']:,} | {row['kept'][name]:,} | {name} "
+                  f"| {statistics.median(rates):,.0f} | {len(rates)} |" for row in dedup for name, rates in row["rates"].items()]
+        tables.append(lines)
+    print("\n\n".join("\n".join(lines) for lines in tables))
 
 
 def main() -> None:
@@ -153,19 +191,22 @@ def main() -> None:
     parser.add_argument("--rss-strategy", default="diff-aware")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--skip-peaks", action="store_true", help="throughput only")
+    parser.add_argument("--skip-throughput", action="store_true", help="peak RSS (and near-duplicate rate) only")
+    parser.add_argument("--dedup-rounds", type=int, default=1, help="near-duplicate rate rounds (0: skip)")
+    parser.add_argument("--dedup-baseline", type=Path, help="another dedup.py whose NearDuplicateFilter is timed alongside")
     parser.add_argument("--report", type=Path, help="print the tables of a saved --json file instead of running")
     parser.add_argument("--json", type=Path, help="also write the raw figures here")
     args = parser.parse_args()
 
     if args.report:
         saved = json.loads(args.report.read_text())
-        print_tables(saved["throughput"], saved["peaks"], saved.get("rss_strategy", args.rss_strategy))
+        print_tables(saved["throughput"], saved["peaks"], saved.get("rss_strategy", args.rss_strategy), saved.get("dedup", []))
         return
     if not args.repos:
         parser.error("give one or more repositories (the first is used for throughput)")
     workspaces = [scraped(repo, args.work) for repo in args.repos]
     throughput = []
-    for strategy in args.throughput_strategies:
+    for strategy in args.throughput_strategies if not args.skip_throughput else []:
         row = run_python(THROUGHPUT, str(workspaces[0]), strategy, str(args.rounds), str(args.work / f"throughput-{strategy}"))
         row["repo"] = workspaces[0].name
         throughput.append(row)
@@ -178,9 +219,17 @@ def main() -> None:
             peaks.append(row)
             print(f"peak {workspace.name} {tokenizer} dedup {dedup}: {row['rss_mb']:.0f} MB", file=sys.stderr)
 
-    print_tables(throughput, peaks, args.rss_strategy)
+    dedup = []
+    for workspace in workspaces if args.dedup_rounds > 0 else []:
+        row = run_python(DEDUP, str(workspace), args.rss_strategy, str(args.dedup_rounds), str(args.dedup_baseline or ""))
+        row["repo"] = workspace.name
+        dedup.append(row)
+        print(f"dedup {workspace.name}: " + ", ".join(f"{k} {statistics.median(v):,.0f} docs/s" for k, v in row["rates"].items()), file=sys.stderr)
+
+    print_tables(throughput, peaks, args.rss_strategy, dedup)
     if args.json:
-        args.json.write_text(json.dumps({"throughput": throughput, "peaks": peaks, "rss_strategy": args.rss_strategy}, indent=2))
+        args.json.write_text(json.dumps({"throughput": throughput, "peaks": peaks, "rss_strategy": args.rss_strategy, "dedup": dedup},
+                                        indent=2))
 
 
 if __name__ == "__main__":

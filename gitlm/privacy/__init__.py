@@ -54,7 +54,7 @@ def path_filter_from_config(config: Any) -> PathFilter:
 
 
 def __getattr__(name: str) -> Any:
-    # the dedup module pulls numpy (and datasketch when used): only for stages that need it
+    # the dedup module pulls numpy: only for stages that need it
     if name in ("NearDuplicateFilter", "DEFAULT_NGRAM", "DEFAULT_NUM_PERM", "DEFAULT_THRESHOLD"):
         from gitlm.privacy import dedup
 
