@@ -148,7 +148,12 @@ class Pipeline:
             result.status, result.reason = "skipped", f"needs {blocked[0]}, which failed"
             return result
         if phase == "train" and self.train_mode == "skip":
+            # the model is left alone: keep what the last training recorded, so a later
+            # `--train fresh` on unchanged data still finds it up to date
             result.status, result.reason = "skipped", "--train skip"
+            for name in ("summary", "outputs", "stats", "input_fingerprint", "output_fingerprint"):
+                if previous.get(name) is not None:
+                    setattr(result, name, previous[name])
             return result
         key = self._input_key(phase)
         result.input_fingerprint = key
@@ -221,12 +226,12 @@ class Pipeline:
         from gitlm.analyze import analyze
 
         analysis = analyze(self.repo, self.refs, self.config)
-        self.ui.note(f"plan: {analysis.plan_line()}")
         self.workspace.update_manifest(analysis=analysis.as_dict())
         self.workspace.record_phase("analyze", {"status": "completed", "outputs": [MANIFEST_NAME],
                                                 "fingerprint": fingerprint(self.refs.ref_tips, analysis.as_dict()),
                                                 "stats": analysis.as_dict(), "error": None})
-        return analysis.plan_line(), analysis.as_dict()
+        steps = ", ".join(f"train ({self.train_mode})" if p == "train" else p for p in self.selected if p != "analyze")
+        return f"{analysis.plan_line()}; then {steps or 'nothing'}", analysis.as_dict()
 
     def _run_scrape(self) -> tuple[str, dict[str, Any]]:
         from gitlm.scrape import scrape_to_workspace

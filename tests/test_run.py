@@ -101,6 +101,12 @@ def test_every_phase_rerun_and_new_commit(repo, tmp_path):
     Pipeline(repo.path, config).run()
     assert set(statuses(ws).values()) == {("skipped", "unchanged")}
     assert {name: (ws / name).stat().st_mtime_ns for name in watched} == before
+    # --train skip leaves the model alone; a later default run finds it still up to date
+    Pipeline(repo.path, config, train_mode="skip").run()
+    assert statuses(ws)["train"] == ("skipped", "--train skip")
+    Pipeline(repo.path, config).run()
+    assert statuses(ws)["train"] == ("skipped", "unchanged")
+    assert {name: (ws / name).stat().st_mtime_ns for name in watched} == before
 
     # one new commit: only it is scraped, chunked and embedded; tokens rebuilt with the same
     # tokenizer; training continues from the model
