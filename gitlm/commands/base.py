@@ -12,6 +12,7 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
+from rich.table import Table
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from gitlm import __version__
@@ -29,6 +30,16 @@ err = Console(stderr=True)
 
 ConfigOption = Annotated[Optional[Path], typer.Option("--config", "-c", help="gitlm.yaml to read (default: ./gitlm.yaml if present).")]
 WorkspaceOption = Annotated[Optional[Path], typer.Option("--workspace", "-w", help="Workspace directory (default: the one configured by `out`, else the only one under ./gitlm-out/).")]
+
+
+def print_figures(title: str, rows: list[tuple[str, str]]) -> None:
+    """A two-column table of named figures (the --stats output of the phase commands)."""
+    table = Table(title=title, show_header=False, title_justify="left")
+    table.add_column("figure", style="bold")
+    table.add_column("value", justify="right")
+    for name, value in rows:
+        table.add_row(name, value)
+    out.print(table)
 
 
 def progress_bar(label: str, unit: str) -> Progress:

@@ -8,9 +8,8 @@ from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
-from rich.table import Table
 
-from gitlm.commands.base import ConfigOption, WorkspaceOption, app, err, out, progress_bar
+from gitlm.commands.base import ConfigOption, WorkspaceOption, app, err, out, print_figures, progress_bar
 from gitlm.config import load_config
 
 
@@ -67,10 +66,7 @@ def chunk(
 
 
 def _print_stats(figures: dict[str, Any]) -> None:
-    summary = Table(title="chunks", show_header=False, title_justify="left")
-    summary.add_column("figure", style="bold")
-    summary.add_column("value", justify="right")
-    rows = [
+    print_figures("chunks", [
         ("commits", f"{figures['commits']:,}"),
         ("merge commits skipped", f"{figures['merges_skipped']:,}"),
         ("file changes", f"{figures['file_changes']:,}"),
@@ -84,14 +80,6 @@ def _print_stats(figures: dict[str, Any]) -> None:
         ("skipped (binary, submodule, ...)", f"{sum(figures['skipped_file_changes'].values()):,}"),
         ("tokens per chunk (mean / max)", f"{figures['tokens_mean']} / {figures['tokens_max']:,}"),
         ("secrets redacted", f"{figures['secrets_redacted']:,}"),
-    ]
-    for name, value in rows:
-        summary.add_row(name, value)
-    out.print(summary)
+    ])
     for title, key in (("change types", "chunks_per_change_type"), ("languages", "chunks_per_language")):
-        table = Table(title=title, show_header=False, title_justify="left")
-        table.add_column("name", style="bold")
-        table.add_column("chunks", justify="right")
-        for name, count in figures[key].items():
-            table.add_row(name, f"{count:,}")
-        out.print(table)
+        print_figures(title, [(name, f"{count:,}") for name, count in figures[key].items()])

@@ -7,9 +7,8 @@ from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
-from rich.table import Table
 
-from gitlm.commands.base import ConfigOption, app, err, out, progress_bar
+from gitlm.commands.base import ConfigOption, app, err, out, print_figures, progress_bar
 from gitlm.config import load_config
 
 
@@ -90,10 +89,7 @@ def scrape(
 
 
 def _print_stats(figures: dict[str, Any]) -> None:
-    table = Table(title="history", show_header=False, title_justify="left")
-    table.add_column("figure", style="bold")
-    table.add_column("value", justify="right")
-    rows = [
+    print_figures("history", [
         ("commits", f"{figures['total_commits']:,}"),
         ("merges", f"{figures['merges']:,} ({figures['merge_percentage']}%)"),
         ("insertions", f"+{figures['insertions']:,}"),
@@ -110,7 +106,4 @@ def _print_stats(figures: dict[str, Any]) -> None:
         ("decode errors", f"{figures['decode_error_total']:,}"),
         ("secrets redacted", f"{figures['secrets_redacted']:,}" if figures["secret_redaction"] else "off (--keep-secrets)"),
         ("files excluded", f"{figures['files_excluded']:,}"),
-    ]
-    for name, value in rows:
-        table.add_row(name, value)
-    out.print(table)
+    ])

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Optional
 import typer
 from rich.table import Table
 
-from gitlm.commands.base import ConfigOption, WorkspaceOption, app, err, out, progress_bar
+from gitlm.commands.base import ConfigOption, WorkspaceOption, app, err, out, print_figures, progress_bar
 from gitlm.config import load_config
 
 
@@ -63,11 +63,8 @@ def tokenize(
 
 
 def _print_stats(figures: dict[str, Any]) -> None:
-    table = Table(title="tokens", show_header=False, title_justify="left")
-    table.add_column("figure", style="bold")
-    table.add_column("value", justify="right")
     per_doc = figures["tokens_per_document"]
-    rows = [
+    print_figures("tokens", [
         ("tokenizer", f"{figures['tokenizer']} ({figures['vocab_size']:,} ids)"),
         ("documents", f"{figures['documents']:,} of {figures['documents_read']:,} (near-duplicate removal {figures['dedup']})"),
         ("secret redaction", figures["secret_redaction"]),
@@ -80,10 +77,7 @@ def _print_stats(figures: dict[str, Any]) -> None:
         ("BPE training", f"{figures['bpe_training_seconds']} s"),
         ("encoding", f"{figures['tokens_per_second']:,} tokens/s"),
         ("epochs (formula)", f"{figures['epochs']}"),
-    ]
-    for name, value in rows:
-        table.add_row(name, value)
-    out.print(table)
+    ])
     splits = Table(title="temporal split", title_justify="left")
     for column in ("split", "documents", "tokens", "sequences", "from", "to"):
         splits.add_column(column, justify="left" if column in ("split", "from", "to") else "right")
