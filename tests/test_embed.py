@@ -127,7 +127,7 @@ def test_filters_narrow_results(embedded, encoder, history):
         assert [c["function_name"] for c in index.search("check", top_k=5, kind="chunks", author=BOB[0])] == ["check"]
 
 
-def test_second_embed_encodes_nothing_then_only_the_new_commit(history, embedded, encoder, tmp_path):
+def test_second_embed_encodes_nothing_then_only_the_new_commit(history, embedded, encoder, tmp_path, monkeypatch):
     original, _, embedded_ws = history
     repo = GitRepo(tmp_path / "repo", original.env, init=False)
     shutil.copytree(original.path, repo.path)
@@ -140,10 +140,25 @@ def test_second_embed_encodes_nothing_then_only_the_new_commit(history, embedded
     repo.write("src/market/settlement.py", "def settle(trades):\n    return round(sum(t.price * t.volume for t in trades), 2)\n")
     repo.commit("Round settlement amounts to cents")
     scrape_into(repo, workspace.root)
+    import gitlm.embed.pipeline as pipeline
+
+    rewrite = pipeline._write_exports
+    monkeypatch.setattr(pipeline, "_write_exports", lambda *a: pytest.fail("the exports were rewritten, not extended"))
     more = embed_workspace(workspace, GitlmConfig(), encoder=encoder)
+    monkeypatch.setattr(pipeline, "_write_exports", rewrite)
     assert (more.commits.encoded, more.commits.already_indexed, more.commits.indexed_points) == (1, N_COMMITS, N_COMMITS + 1)
     assert more.exports_written
     assert len(workspace.path("embeddings/commits.jsonl").read_text().splitlines()) == N_COMMITS + 1
+    # the exports were extended, not rewritten: they equal a full export of the same index
+    extended = {name: workspace.path(f"embeddings/{name}").read_bytes()
+                for name in ("commits.jsonl", "chunks.jsonl", "qdrant_points.json")}
+    for name in extended:
+        workspace.path(f"embeddings/{name}").unlink()
+    rewritten = embed_workspace(workspace, GitlmConfig(), encoder=encoder)
+    assert rewritten.exports_written and rewritten.encoded == 0
+    for name, data in extended.items():
+        assert workspace.path(f"embeddings/{name}").read_bytes() == data, name
+    assert "appended" not in json.dumps(more.as_dict())
 
 
 def test_points_leaving_the_input_are_removed(tmp_path, history, encoder):

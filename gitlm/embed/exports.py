@@ -51,7 +51,11 @@ class PointsWriter:
         handle.write(b"[")
 
     def write(self, point: StoredPoint) -> None:
-        self.handle.write((b"\n" if self.count == 0 else b",\n") + point_json(point))
+        self.write_element(point_json(point))
+
+    def write_element(self, element: bytes) -> None:
+        """One already-encoded element (a line copied from an earlier export)."""
+        self.handle.write((b"\n" if self.count == 0 else b",\n") + element)
         self.count += 1
 
     def close(self) -> None:

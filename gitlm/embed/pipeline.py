@@ -10,6 +10,7 @@ one group plus the set of seen point ids.
 
 from __future__ import annotations
 
+import shutil
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -47,6 +48,9 @@ class KindStats:
     indexed_points: int = 0  # points in the collection afterwards
     encode_seconds: float = 0.0
     skipped_reason: str | None = None  # why the kind was not embedded at all
+    # the points encoded this run, when they all follow every already-indexed record in input
+    # order and nothing was removed: the exports are then extended, not rewritten
+    appended: list[str] | None = field(default_factory=list, repr=False)
 
 
 @dataclass
@@ -78,6 +82,7 @@ class EmbedStats:
         data["texts_per_second"] = round(self.encoded / self.encode_seconds, 1) if self.encode_seconds > 0 else None
         for kind in ("commits", "chunks"):
             data[kind]["encode_seconds"] = round(data[kind]["encode_seconds"], 3)
+            data[kind].pop("appended", None)
         data["index_seconds"] = round(self.index_seconds, 3)
         return data
 
@@ -147,7 +152,12 @@ def embed_workspace(
             outputs = []
             indexed = sum(getattr(stats, job[0]).indexed_points for job in jobs)
             if config.embed.exports and (changed or not _exports_match(workspace, jobs, indexed)):
-                outputs = _write_exports(workspace, store, jobs)
+                added = {job[0]: getattr(stats, job[0]).appended for job in jobs}
+                if all(ids is not None for ids in added.values()) and _exports_match(
+                        workspace, jobs, indexed - sum(len(ids) for ids in added.values())):
+                    outputs = _extend_exports(workspace, store, jobs, added)
+                else:
+                    outputs = _write_exports(workspace, store, jobs)
                 stats.exports_written = True
             elif config.embed.exports:
                 outputs = [f"{EMBEDDINGS_DIR}/{name}" for name in ("commits.jsonl", "chunks.jsonl", POINTS_FILE)
@@ -206,10 +216,14 @@ def _embed_kind(kind: str, records: Iterator[Any], make_id, make_text, make_payl
                                           model_fingerprint=model.fingerprint, text_format=TEXT_FORMAT))
         stats.rebuilt = True
     seen: set[str] = set()
+    if stats.rebuilt:
+        stats.appended = None
     for group in _batched(records, GROUP):
         ids = [make_id(record) for record in group]
         present = set() if stats.rebuilt else store.existing_ids(kind, ids)
         todo = [(pid, record) for pid, record in zip(ids, group, strict=True) if pid not in present and pid not in seen]
+        if stats.appended is not None:
+            stats.appended = _still_appended(stats.appended, ids, present, {pid for pid, _ in todo})
         seen.update(ids)
         stats.total += len(group)
         stats.already_indexed += len(group) - len(todo)
@@ -227,6 +241,22 @@ def _embed_kind(kind: str, records: Iterator[Any], make_id, make_text, make_payl
         stale = [pid for pid in store.iter_ids(kind) if pid not in seen]
         store.delete(kind, stale)
         stats.removed = len(stale)
+        if stale:
+            stats.appended = None
+
+
+APPEND_LIMIT = 100_000  # new points remembered for extending the exports; past this they are rewritten
+
+
+def _still_appended(appended: list[str], ids: list[str], present: set[str], new: set[str]) -> list[str] | None:
+    """Extend the list of new ids of an appended-only run with one group, or None when an
+    already-indexed record follows a new one (the exports must then be rewritten in order)."""
+    for pid in ids:
+        if pid in new:
+            appended.append(pid)
+        elif pid in present and appended:
+            return None
+    return appended if len(appended) <= APPEND_LIMIT else None
 
 
 def _write_exports(workspace: Workspace, store: VectorStore, jobs: list[tuple]) -> list[str]:
@@ -251,6 +281,38 @@ def _write_exports(workspace: Workspace, store: VectorStore, jobs: list[tuple]) 
     stale = workspace.path(f"{EMBEDDINGS_DIR}/chunks.jsonl")
     if not any(job[0] == "chunks" for job in jobs) and stale.is_file():
         stale.unlink()  # chunks are no longer embedded: an old export would disagree with the index
+    return outputs + [points_name]
+
+
+def _extend_exports(workspace: Workspace, store: VectorStore, jobs: list[tuple], added: dict[str, list[str]]) -> list[str]:
+    """Exports of an appended-only run: the previous files, then the new points of each kind
+    (commits before chunks in qdrant_points.json, as _write_exports orders them). Copying the
+    earlier lines as bytes is what makes a one-commit re-run cheap."""
+    points_name = f"{EMBEDDINGS_DIR}/{POINTS_FILE}"
+    outputs = []
+    new_points = {kind: [] for kind in added}
+    for kind, ids in added.items():
+        for group in _batched(ids, GROUP):
+            found = {p.id: p for p in store.retrieve(kind, group, with_vectors=True)}
+            new_points[kind].extend(found[pid] for pid in group if pid in found)
+    for kind, _source, *_ in jobs:
+        name = f"{EMBEDDINGS_DIR}/{kind}.jsonl"
+        with workspace.atomic_writer(name) as handle, open(workspace.path(name), "rb") as earlier:
+            shutil.copyfileobj(earlier, handle, 1 << 20)
+            for point in new_points[kind]:
+                handle.write(record_line(point))
+        outputs.append(name)
+    with workspace.atomic_writer(points_name) as handle, open(workspace.path(points_name), "rb") as earlier:
+        points = PointsWriter(handle)
+        lines = iter(earlier)
+        next(lines)  # "["
+        for kind, source, *_ in jobs:
+            kept = _count_lines(workspace, f"{EMBEDDINGS_DIR}/{kind}.jsonl") - len(new_points[kind])
+            for line in islice(lines, kept):
+                points.write_element(line.rstrip(b"\n").rstrip(b","))
+            for point in new_points[kind]:
+                points.write(point)
+        points.close()
     return outputs + [points_name]
 
 
