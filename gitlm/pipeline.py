@@ -33,7 +33,7 @@ from gitlm.errors import BadInputError, GitlmError
 from gitlm.scrape.git import Repository, open_repository
 from gitlm.scrape.refs import RefSnapshot, read_refs
 from gitlm.scrape.workspace_writer import default_workspace, phase_config_of
-from gitlm.workspace import Workspace, fingerprint, library_versions, utc_now
+from gitlm.workspace import MANIFEST, Workspace, fingerprint, library_versions, utc_now
 
 PHASES = ("analyze", "scrape", "chunk", "tokenize", "dataset", "embed", "train", "report")
 TRAIN_MODES = ("fresh", "continue", "skip")
@@ -227,7 +227,7 @@ class Pipeline:
 
         analysis = analyze(self.repo, self.refs, self.config)
         self.workspace.update_manifest(analysis=analysis.as_dict())
-        self.workspace.record_phase("analyze", {"status": "completed", "outputs": [MANIFEST_NAME],
+        self.workspace.record_phase("analyze", {"status": "completed", "outputs": [MANIFEST],
                                                 "fingerprint": fingerprint(self.refs.ref_tips, analysis.as_dict()),
                                                 "stats": analysis.as_dict(), "error": None})
         steps = ", ".join(f"train ({self.train_mode})" if p == "train" else p for p in self.selected if p != "analyze")
@@ -236,19 +236,10 @@ class Pipeline:
     def _run_scrape(self) -> tuple[str, dict[str, Any]]:
         from gitlm.scrape import scrape_to_workspace
 
-        done = {"n": 0, "total": None}
-
-        def on_start(total: int) -> None:
-            done["total"] = total
-            self.ui.phase_progress(0, total)
-
-        def on_commit() -> None:
-            done["n"] += 1
-            if done["n"] % 128 == 0:
-                self.ui.phase_progress(done["n"], done["total"])
-
+        counter = _Counter(self.ui)
         config = self.config.model_copy(update={"out": self.workspace.root})
-        _, stats = scrape_to_workspace(self.repo.path, config, incremental=True, on_start=on_start, on_commit=on_commit)
+        _, stats = scrape_to_workspace(self.repo.path, config, incremental=True, on_start=counter.start,
+                                       on_commit=counter.tick)
         phase = self.workspace.read_manifest()["phases"]["scrape"]
         how = (f"{phase['commits_scraped']:,} new, {phase['commits_kept']:,} kept" if phase["mode"] == "incremental"
                else f"{stats.total_commits:,} scraped")
@@ -347,7 +338,6 @@ class Pipeline:
         return f"report -> {self.workspace.path(outputs[0])}", {"files": outputs}
 
 
-MANIFEST_NAME = "MANIFEST.json"
 _UNITS = {"scrape": "commits", "chunk": "commits", "tokenize": "documents", "embed": "texts", "train": "steps"}
 
 
@@ -388,6 +378,7 @@ def _num(value: Any) -> str:
 
 
 def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0]}" if text and not isinstance(exc, GitlmError) else (text[0] if text else type(exc).__name__)
-
+    """The failure as the phase's error line: gitlm's own message, else the exception's first line."""
+    lines = str(exc).strip().splitlines()
+    first = lines[0] if lines else type(exc).__name__
+    return first if isinstance(exc, GitlmError) else f"{type(exc).__name__}: {first}"
