@@ -8,9 +8,10 @@ repository, in this order and each in its own process (peak RSS is that process'
   scrape   scrape_to_workspace (defaults: patches, secret redaction, default excludes) -> commits.jsonl
   chunk    chunk_workspace (defaults: max 512 / min 64 tokens, merges skipped, redaction) -> chunks.jsonl
 Reports commits/s and chunks/s of the chunk phase, the expansion factor (chunks per commit),
-CPU seconds of each phase (its process and the git processes it ran), and chunk/scrape wall
-time. Prints a Markdown table for BENCHMARKS.md. --derive-check also checks the incremental
-outlines against full parses over the whole history (minutes; run after the timings, alone).
+CPU seconds of each phase (its process, and the processes it ran: git, chunk workers), and
+chunk/scrape wall time and CPU. Prints a Markdown table for BENCHMARKS.md. --derive-check
+also checks the incremental outlines against full parses over the whole history (minutes;
+run after the timings, alone).
 """
 
 from __future__ import annotations
@@ -137,13 +138,15 @@ def main() -> None:
         print(f"| {row['repo']} | {s['commits']:,} | {s['seconds']:.1f} s | {c['seconds']:.1f} s | {c['seconds'] / s['seconds']:.2f} "
               f"| {st['commits'] / c['seconds']:,.0f} | {st['chunks']:,} | {st['chunks'] / c['seconds']:,.0f} | {st['expansion_factor']} |")
     print()
-    print("| repository | scrape CPU (own + git) | chunk CPU (own + git) | chunk peak RSS | chunks.jsonl | parse: full / incremental / fallbacks | blobs read / cache hits |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
+    print("| repository | scrape CPU (own + git) | chunk CPU (main + workers with their git) | chunk / scrape CPU | chunk main peak RSS "
+          "| chunks.jsonl | parse: full / incremental / after an error / fallbacks | blobs read / cache hits |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for row in rows:
         s, c, st = row["scrape"], row["chunk"], row["chunk"]["stats"]
-        print(f"| {row['repo']} | {s['cpu']:.1f} + {s['git_cpu']:.1f} s | {c['cpu']:.1f} + {c['git_cpu']:.1f} s | {c['rss_mb']:.0f} MB "
-              f"| {c['output_mb']:.0f} MB | {st['full_parses']:,} / {st['incremental_parses']:,} / {st['parse_fallbacks']:,} "
-              f"| {st['blobs_read']:,} / {st['blob_cache_hits']:,} |")
+        ratio = (c["cpu"] + c["git_cpu"]) / (s["cpu"] + s["git_cpu"])
+        print(f"| {row['repo']} | {s['cpu']:.1f} + {s['git_cpu']:.1f} s | {c['cpu']:.1f} + {c['git_cpu']:.1f} s | {ratio:.2f} "
+              f"| {c['rss_mb']:.0f} MB | {c['output_mb']:.0f} MB | {st['full_parses']:,} / {st['incremental_parses']:,} "
+              f"/ {st.get('tree_reparses', 0):,} / {st['parse_fallbacks']:,} | {st['blobs_read']:,} / {st['blob_cache_hits']:,} |")
     if args.derive_check:
         print()
         print(f"| repository | derived outline = full parse ({args.derive_check}) | different | fell back to a full parse | derive s | full parse s |")

@@ -175,12 +175,12 @@ def iter_jsonl(path: Path, record_type: type[T], skip: int = 0) -> Iterator[T]:
     """
     decoder = msgspec.json.Decoder(record_type)
     try:
-        handle = open(path, "rb")
+        handle = open(path, "rb", buffering=1 << 20)  # lines of whole patches: a small buffer reads them in pieces
     except FileNotFoundError:
         raise GitlmError(f"{path} does not exist; run the phase that writes it first") from None
     with handle:
         for number, line in enumerate(handle, 1):
-            if number <= skip or not line.strip():
+            if number <= skip or line.isspace():  # (a blank line; strip() would copy every line)
                 continue
             try:
                 yield decoder.decode(line)

@@ -8,9 +8,9 @@ from collections import defaultdict
 
 import pytest
 
-from gitlm.chunk import chunk_workspace
+from gitlm.chunk import chunk_commits, chunk_workspace
 from gitlm.config import GitlmConfig
-from gitlm.schema import Chunk, iter_jsonl
+from gitlm.schema import Chunk, Commit, encode_record, iter_jsonl
 from gitlm.scrape import scrape_to_workspace
 from tests.chunk_histories import PYTHON, RUST, TS, build_project
 
@@ -218,7 +218,13 @@ def test_worker_processes_give_the_same_chunks(make_repo, tmp_path):
         stats = chunk_workspace(tmp_path / f"ws{workers}", config)
         outputs[workers] = ((tmp_path / f"ws{workers}" / "chunks.jsonl").read_bytes(), stats.as_dict())
     assert outputs[1][0] == outputs[3][0]
-    same = ("chunks", "chunks_per_change_type", "file_changes_by_mode", "split_units", "merged_chunks", "parse_fallbacks")
+    # the library entry point yields the same records from the workers' lines
+    config = GitlmConfig(chunk={"workers": 2, "min_chunk_tokens": 0})
+    records = list(chunk_commits(iter_jsonl(tmp_path / "ws3" / "commits.jsonl", Commit), repo.path, config))
+    assert b"".join(encode_record(r) + b"\n" for r in records) == outputs[1][0]
+    same = ("chunks", "chunks_per_change_type", "chunks_per_language", "chunks_per_unit_kind", "file_changes_by_mode",
+            "split_units", "merged_chunks", "parse_fallbacks", "commits_with_chunks", "file_changes", "tokens_total",
+            "tokens_min", "tokens_max", "expansion_factor")
     assert {k: outputs[1][1][k] for k in same} == {k: outputs[3][1][k] for k in same}
 
 

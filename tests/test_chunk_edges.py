@@ -291,3 +291,109 @@ def test_cli_chunk(make_repo, tmp_path):
     (tmp_path / "ws" / "commits.jsonl").unlink()
     proc = gitlm("chunk", "--workspace", str(tmp_path / "ws"))
     assert proc.returncode == 2 and "commits.jsonl does not exist" in proc.stderr
+
+
+PRIVATE_KEY_LINES = ["MIIEowIBAAKCAQEAr9f2Xw3hQ7pKm1sT8vZ5nYb0LcRd4eGhJkUiOpQwErTyUiOp",
+                     "Zx9Cv8Bn7Mm6Ll5Kk4Jj3Hh2Gg1Ff0Dd9Ss8Aa7Qq6Ww5Ee4Rr3Tt2Yy1Uu0Ii9Oo8P", "q7Jm2Lp9Xk3Vb8Nc4Hd5Fg6=="]
+
+
+def test_private_key_in_a_string_keeps_the_patch_lines(make_repo, tmp_path):
+    """A key block that starts mid-line (`KEY = '''-----BEGIN ...`): the scrape's redaction
+    keeps every patch line's +/- mark, so the patch stays consistent and is not recomputed."""
+    repo = make_repo()
+    repo.write("keys.py", "def key():\n    return None\n")
+    repo.commit("Initial")
+    body = "\n".join(PRIVATE_KEY_LINES)
+    repo.write("keys.py", f"def key():\n    return '''-----BEGIN RSA PRIVATE KEY-----\n{body}\n-----END RSA PRIVATE KEY-----'''\n")
+    sha = repo.commit("Add key")
+    chunks, stats = _chunk(repo, tmp_path)
+    (chunk,) = [c for c in chunks if c.commit_hash == sha]
+    assert stats.patches_recomputed == 0
+    assert _summary(chunk) == ("keys.py", "M", "modified_function", "function", "key", [1, 6], 5, 1)
+    assert chunk.patch.splitlines()[1:] == [" def key():", "-    return None", "+    return '''-----BEGIN RSA PRIVATE KEY-----"] + [
+        "+<SECRET:private_key>"] * 3 + ["+-----END RSA PRIVATE KEY-----'''"]
+    assert "MIIE" not in chunk.new_code and chunk.new_code.count("<SECRET:private_key>") == 3
+
+
+def test_patches_the_scrape_kept_secrets_in_are_redacted(make_repo, tmp_path):
+    repo = make_repo()
+    repo.write("settings.py", "def keys():\n    return None\n")
+    repo.commit("Initial")
+    repo.write("settings.py", 'def keys():\n    return "AKIAIOSFODNN7EXAMPLE"\n')
+    repo.commit("Add key")
+    config = GitlmConfig(out=tmp_path / "ws", privacy={"redact_secrets": False}, chunk={"min_chunk_tokens": 0})
+    scrape_to_workspace(repo.path, config)
+    assert "AKIAIOSFODNN7EXAMPLE" in (tmp_path / "ws" / "commits.jsonl").read_text()
+    for workers in (1, 2):  # the scrape did not redact: the chunker redacts what it takes from the patches too
+        stats = chunk_workspace(tmp_path / "ws", GitlmConfig(chunk={"min_chunk_tokens": 0, "workers": workers}))
+        last = list(iter_jsonl(tmp_path / "ws" / "chunks.jsonl", Chunk))[-1]
+        assert "AKIA" not in last.patch and "AKIA" not in last.new_code
+        assert stats.secrets_redacted == 2  # once in the code, once in the patch
+
+
+def test_versions_written_by_skipped_merges_are_derived_not_parsed(make_repo, tmp_path):
+    """Both sides of a merge change a file: the merged version is new to the chunker. The next
+    change reads its outline derived from the first parent's by the merge's patch."""
+    functions = "".join(f"def f{i}():\n    return {i}\n\n\n" for i in range(6))
+    repo = make_repo()
+    repo.write("a.py", functions)
+    repo.commit("Initial")
+    repo.git("checkout", "-q", "-b", "topic")
+    repo.write("a.py", functions.replace("return 1\n", "return 11\n"))
+    repo.commit("Topic change")
+    repo.git("checkout", "-q", "main")
+    repo.write("a.py", functions.replace("return 4\n", "return 44\n"))
+    repo.commit("Main change")
+    repo.merge("topic", message="Merge topic")
+    merged = functions.replace("return 1\n", "return 11\n").replace("return 4\n", "return 44\n")
+    repo.write("a.py", merged.replace("return 2\n", "return 22\n"))
+    after = repo.commit("After the merge")
+    for workers in (1, 2):
+        chunks, stats = _chunk(repo, tmp_path, name=f"ws{workers}", workers=workers)
+        (chunk,) = [c for c in chunks if c.commit_hash == after]
+        assert _summary(chunk) == ("a.py", "M", "modified_function", "function", "f2", [9, 10], 1, 1)
+        assert chunk.old_code == "def f2():\n    return 2\n"
+        assert stats.full_parses == 1  # the initial version only
+        assert stats.incremental_parses == 4  # two branch changes; the merged version; the last one
+        assert stats.merges_skipped == 1
+
+
+def test_a_file_that_does_not_parse_is_not_parsed_in_full_at_every_change(make_repo, tmp_path):
+    """Versions after one that does not parse come from tree-sitter's incremental parse of its
+    tree; once the file parses again it is chunked by unit."""
+    repo = make_repo()
+    broken = "def ok():\n    return 1\n\ndef broken(:\n    pass\n\ndef other():\n    return 2\n"
+    repo.write("old.py", broken)
+    repo.commit("Add")
+    repo.write("old.py", broken.replace("return 1", "return 10"))
+    repo.commit("Change 1")
+    repo.write("old.py", broken.replace("return 1", "return 100"))
+    repo.commit("Change 2")
+    fixed = broken.replace("return 1", "return 100").replace("broken(:", "broken():")
+    repo.write("old.py", fixed)
+    repo.commit("Port")
+    repo.write("old.py", fixed.replace("return 2", "return 3"))
+    last = repo.commit("Change 3")
+    for workers in (1, 2):
+        chunks, stats = _chunk(repo, tmp_path, name=f"ws{workers}", workers=workers)
+        assert stats.parse_fallbacks == 4  # the addition, two changes and the port: by hunk
+        assert stats.full_parses == 1 and stats.tree_reparses == 3
+        (chunk,) = [c for c in chunks if c.commit_hash == last]
+        assert _summary(chunk) == ("old.py", "M", "modified_function", "function", "other", [7, 8], 1, 1)
+
+
+def test_router_keeps_paths_and_balances_new_ones():
+    from gitlm.chunk.parallel import Router
+    from gitlm.schema import FileChange
+
+    def change(path, patch="x" * 100, old_path=None):
+        return FileChange(path=path, old_path=old_path, change_type="R" if old_path else "M", similarity=None,
+                          insertions=1, deletions=0, is_binary=False, is_submodule=False, is_symlink=False,
+                          language="python", patch=patch, patch_truncated=False, change_frequency=0, author_ownership=0.0)
+
+    router = Router(2, capacity=3)
+    heavy = router.route(change("heavy.py", "x" * 100_000))
+    assert [router.route(change(f"f{i}.py")) for i in range(3)] == [1 - heavy] * 3  # the least loaded worker
+    assert router.route(change("moved.py", old_path="f2.py")) == 1 - heavy  # a rename stays with its worker
+    assert router.route(change("f2.py")) == router.route(change("f2.py"))  # sticky
+    assert len(router._owners) == 3  # the least recently changed paths are forgotten

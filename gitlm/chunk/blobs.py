@@ -142,6 +142,10 @@ class BlobStore:
 
     # -- asking ---------------------------------------------------------------------------
 
+    def cached(self, oid: str) -> Blob | None:
+        """The blob if it is in the cache (no git round trip, no hit counted)."""
+        return self._cache.get(oid)
+
     def get_many(self, requests: Sequence[BlobRequest]) -> list[Blob | None]:
         """The blobs for the requests, in order (None: not in the repository, or not a blob)."""
         return self.resolve(self.submit(requests))

@@ -9,6 +9,11 @@ How each file change is chunked (counted in stats.file_changes_by_mode):
   without code (the deleted code is in the chunks of the commits that wrote it).
 Binary files, submodules, symlinks and file<->symlink changes carry no text to chunk: they
 are skipped and counted. Merge commits are skipped unless chunk.merges is set.
+
+Outlines (outline.py) are parsed once per file version and derived from the previous
+version where one is known: from the old side of the change, from the first parent's version
+for a version a skipped merge wrote (note_merge), and by tree-sitter's incremental parse of
+the previous tree for a version after one that does not parse (_after_error).
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from __future__ import annotations
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import msgspec
 
@@ -24,7 +30,7 @@ from gitlm.chunk.cochange import CoChangeTracker
 from gitlm.chunk.diff import Diff, Hunk, diff_texts, parse_patch
 from gitlm.chunk.ini import INI, ini_outline
 from gitlm.chunk.languages import Analyzer, analyzer_for
-from gitlm.chunk.outline import Extractor, LineIndex, Outline
+from gitlm.chunk.outline import Extractor, LineIndex, Outline, edited_tree
 from gitlm.chunk.rules import change_type
 from gitlm.chunk.select import Selector, Side, Target
 from gitlm.chunk.stats import ChunkStats
@@ -33,6 +39,9 @@ from gitlm.config import ChunkConfig
 from gitlm.schema import Chunk, Commit, CommitMeta, FileChange
 
 LOOKAHEAD = 32  # commits whose blobs are asked for before the current one is chunked
+MERGE_VERSIONS = 8192  # file versions written by skipped merges whose outline can be derived later
+MERGE_PATCH_BYTES = 32 << 20  # the patches kept for them
+ERROR_TREE_BYTES = 4 << 20  # versions that do not parse whose tree is kept (a tree takes ~16x the text)
 TEXT_CACHE = 4096  # unit texts kept (decoded, redacted) for the next change of the same unit
 
 
@@ -72,12 +81,22 @@ class Draft(msgspec.Struct, array_like=True):
 
 
 class CommitView(msgspec.Struct, array_like=True):
-    """The commit facts a file change's chunking reads (what a worker process receives)."""
+    """The commit facts a file change's chunks carry (what a worker process receives): the
+    fields of Commit they read, by the same names."""
 
     hash: str
     parents: list[str]
+    commit_number: int
+    author_name: str
+    author_email: str
+    author_timestamp: int
     message_subject: str
     conventional_type: str | None
+
+    @classmethod
+    def of(cls, commit: Commit) -> CommitView:
+        return cls(commit.hash, commit.parents, commit.commit_number, commit.author_name, commit.author_email,
+                   commit.author_timestamp, commit.message_subject, commit.conventional_type)
 
 
 class Chunker:
@@ -85,16 +104,23 @@ class Chunker:
     the co-change counts)."""
 
     def __init__(self, blobs: BlobStore, config: ChunkConfig, stats: ChunkStats,
-                 redact: Callable[[str, str], str] | None = None):
+                 redact: Callable[[str, str], str] | None = None, patches_redacted: bool = False):
         self.blobs = blobs
         self.config = config
         self.stats = stats
         self.redact = redact
+        # the scrape redacted the patches with the same settings: text cut from them needs no
+        # second pass (code read from the blobs and recomputed diffs always get one)
+        self.patches_redacted = patches_redacted
         self.max_bytes = int(config.max_chunk_tokens * CHARS_PER_TOKEN)
         self.cochange = CoChangeTracker()
         self._extractors: dict[str, Extractor] = {}
         self._texts: OrderedDict[tuple[str, int, int], str] = OrderedDict()
         self._selectors: dict[str, Selector] = {}
+        self._merged: OrderedDict[str, tuple[str, str]] = OrderedDict()  # version -> (first parent's, patch)
+        self._merged_bytes = 0
+        self._trees: OrderedDict[str, tuple[str, Any, int]] = OrderedDict()  # version -> (analyzer, tree, size)
+        self._tree_bytes = 0
 
     # -- commits --------------------------------------------------------------------------------
 
@@ -104,6 +130,7 @@ class Chunker:
         window: deque[tuple[Commit, list[_Plan] | None, Ticket | None]] = deque()
         for commit in commits:
             if self.skip(commit):
+                self.note_merge(commit.files)
                 window.append((commit, None, None))
             else:
                 window.append((commit, *self.prepare(commit, list(enumerate(commit.files)))))
@@ -121,6 +148,24 @@ class Chunker:
     def skip(self, commit: Commit) -> bool:
         """Whether the commit is left out (a merge, unless chunk.merges)."""
         return commit.is_merge and not self.config.merges
+
+    def note_merge(self, changes: Iterable[FileChange]) -> None:
+        """Remember how a skipped merge wrote its file versions: from its first parent's, by
+        its patch. A version both sides of a merge changed is new to the chunker; when the
+        next change of the file meets it, its outline is derived from the first parent's
+        (re-parsing what the merge touched) instead of parsed in full."""
+        merged = self._merged
+        for change in changes:
+            if (change.change_type != "M" or not change.patch or change.patch_truncated or not change.old_blob
+                    or not change.new_blob or change.language is None or analyzer_for(change.language) is None):
+                continue
+            previous = merged.pop(change.new_blob, None)
+            if previous is not None:
+                self._merged_bytes -= len(previous[1])
+            merged[change.new_blob] = (change.old_blob, change.patch)
+            self._merged_bytes += len(change.patch)
+            while len(merged) > MERGE_VERSIONS or self._merged_bytes > MERGE_PATCH_BYTES:
+                self._merged_bytes -= len(merged.popitem(last=False)[1][1])
 
     def prepare(self, commit: CommitView | Commit, changes: list[tuple[int, FileChange]]) -> tuple[list[_Plan], Ticket | None]:
         """Plan each file change and ask git for the blobs they need (answered in the background)."""
@@ -158,33 +203,52 @@ class Chunker:
             stats.merges_skipped += 1
             return []
         stats.file_changes += len(commit.files)
-        meta = CommitMeta(author=commit.author_name, email=commit.author_email,
-                          timestamp=commit.author_timestamp, subject=commit.message_subject)
-        paths = [change.path for change in commit.files]
         chunks: list[Chunk] = []
+        paths = dict.fromkeys(change.path for change in commit.files)
         for index, file_drafts in sorted(drafts, key=lambda item: item[0]):
             if not file_drafts:
                 continue
             change = commit.files[index]
-            others = [p for p in dict.fromkeys(paths) if p != change.path][: self.config.max_related_files]
-            history = self.cochange.related(change.path, self.config.co_change_files, exclude=set(others) | {change.path})
-            related = others + history
-            analyzer = INI if change.language == "ini" else analyzer_for(change.language)
-            module = analyzer.module_path(change.path) if analyzer is not None and analyzer.family == "code" else None
-            for draft in file_drafts:
-                chunk = Chunk(
-                    chunk_id=f"{commit.hash}_{len(chunks)}", commit_hash=commit.hash, commit_number=commit.commit_number,
-                    file_path=change.path, old_path=change.old_path, language=change.language,
-                    change_category=change.change_type, change_type=draft.change_type, unit_kind=draft.kind,
-                    function_name=draft.name, module_path=module, old_code=draft.old_code, new_code=draft.new_code,
-                    patch=draft.patch, line_range=draft.line_range, additions=draft.additions, deletions=draft.deletions,
-                    commit_meta=meta, related_files=related, token_estimate=draft.tokens,
-                )
-                stats.add_chunk(draft.change_type, change.language, draft.kind, chunk.token_estimate)
+            for chunk in self.records(commit, change, file_drafts, self.related(paths, change)):
+                chunk.chunk_id = f"{commit.hash}_{len(chunks)}"
                 chunks.append(chunk)
         stats.commits_with_chunks += bool(chunks)
         self._record_cochange(commit)
         return chunks
+
+    def related(self, paths: dict[str, None], change: FileChange) -> list[str]:
+        """related_files of a change's chunks: the commit's other files (`paths`: all of
+        them, in order, once each), then the files that most often changed with this one in
+        the history recorded so far."""
+        limit = self.config.max_related_files
+        others = []
+        for path in paths:
+            if len(others) == limit:
+                break
+            if path != change.path:
+                others.append(path)
+        return others + self.cochange.related(change.path, self.config.co_change_files, exclude=set(others) | {change.path})
+
+    def records(self, commit: CommitView | Commit, change: FileChange, drafts: list[Draft], related: list[str]) -> list[Chunk]:
+        """One file change's Chunk records, counted in the stats; chunk_id is left empty (ids
+        number the chunks of the whole commit)."""
+        meta = CommitMeta(author=commit.author_name, email=commit.author_email,
+                          timestamp=commit.author_timestamp, subject=commit.message_subject)
+        analyzer = INI if change.language == "ini" else analyzer_for(change.language)
+        module = analyzer.module_path(change.path) if analyzer is not None and analyzer.family == "code" else None
+        out = []
+        for draft in drafts:
+            chunk = Chunk(
+                chunk_id="", commit_hash=commit.hash, commit_number=commit.commit_number,
+                file_path=change.path, old_path=change.old_path, language=change.language,
+                change_category=change.change_type, change_type=draft.change_type, unit_kind=draft.kind,
+                function_name=draft.name, module_path=module, old_code=draft.old_code, new_code=draft.new_code,
+                patch=draft.patch, line_range=draft.line_range, additions=draft.additions, deletions=draft.deletions,
+                commit_meta=meta, related_files=related, token_estimate=draft.tokens,
+            )
+            self.stats.add_chunk(draft.change_type, change.language, draft.kind, chunk.token_estimate)
+            out.append(chunk)
+        return out
 
     def observe(self, commit: Commit) -> None:
         """Count a commit chunked by an earlier run in the co-change history only (an
@@ -328,6 +392,8 @@ class Chunker:
         else:
             extractor = self._extractor(analyzer)
             outline = None
+            if base is None and diff is None:
+                base, diff = self._merge_base(blob)
             if base is not None and diff is not None and base.outline is not None and base.outline[0] == analyzer.name:
                 outline = extractor.derive(base.outline[1], diff.blocks, blob.data, lines)
                 if outline is not None:
@@ -337,8 +403,54 @@ class Chunker:
             if outline is None:
                 outline = extractor.parse(blob.data, lines)
                 self.stats.full_parses += 1
+                self._keep_tree(analyzer, blob, outline)
         blob.outline = (analyzer.name, outline)
         return outline
+
+    def _after_error(self, analyzer: Analyzer, old: Blob, new: Blob, diff: Diff) -> None:
+        """The outline of a version whose previous one does not parse (the file is chunked by
+        hunk), from tree-sitter's incremental parse of the previous tree: the next change of the
+        file reads it (a file that does not parse, as Python 2 files, would otherwise be
+        parsed in full at every change)."""
+        if new.outline is not None and new.outline[0] == analyzer.name:
+            return
+        tree = self._trees.get(old.key)
+        if tree is None or tree[0] != analyzer.name:
+            return
+        self._trees.move_to_end(old.key)
+        previous = edited_tree(tree[1], diff.blocks, _lines(old), _lines(new), new.data, old.data)
+        outline = self._extractor(analyzer).parse(new.data, _lines(new), previous)
+        self.stats.tree_reparses += 1
+        self._keep_tree(analyzer, new, outline)
+        new.outline = (analyzer.name, outline)
+
+    def _keep_tree(self, analyzer: Analyzer, blob: Blob, outline: Outline) -> None:
+        """Keep the tree of a version that does not parse (a few, by size) for _after_error."""
+        tree, outline.tree = outline.tree, None
+        if tree is None:
+            return
+        trees = self._trees
+        previous = trees.pop(blob.key, None)
+        if previous is not None:
+            self._tree_bytes -= previous[2]
+        trees[blob.key] = (analyzer.name, tree, len(blob.data))
+        self._tree_bytes += len(blob.data)
+        while len(trees) > 1 and self._tree_bytes > ERROR_TREE_BYTES:
+            self._tree_bytes -= trees.popitem(last=False)[1][2]
+
+    def _merge_base(self, blob: Blob) -> tuple[Blob | None, Diff | None]:
+        """The first parent's version (cached, outlined) and the diff of the skipped merge
+        that wrote this version, when there was one (see note_merge)."""
+        recipe = self._merged.get(blob.key)
+        if recipe is None:
+            return None, None
+        base = self.blobs.cached(recipe[0])
+        if base is None or base.outline is None:
+            return None, None
+        diff = parse_patch(recipe[1])
+        if not diff.consistent or not self._fits_blobs(diff, base, blob):
+            return None, None
+        return base, diff
 
     def _extractor(self, analyzer: Analyzer) -> Extractor:
         extractor = self._extractors.get(analyzer.name)
@@ -358,6 +470,8 @@ class Chunker:
             outline = self._outline(analyzer, old_blob, None, None)
             if outline.has_error:
                 self.stats.fallback(change.language, f"{change.old_path or change.path} at {commit.parents[0][:12]}, line {outline.error_line}")
+                if new_blob is not None:
+                    self._after_error(analyzer, old_blob, new_blob, diff)
                 return None
             old = Side(old_blob.data, _lines(old_blob), outline)
         if new_blob is not None:
@@ -390,8 +504,8 @@ class Chunker:
         new_code = self._code(plan.new_blob, target.new, change.path) if target.new is not None and plan.new_blob is not None else None
         if len(patch) > self.max_bytes:
             patch = self._cut_long_lines(patch)
-        if self.redact is not None:  # again even when git's patch came redacted from the scrape:
-            patch = self.redact(patch, change.path)  # it may have run with --keep-secrets (idempotent, cheap)
+        if self.redact is not None and (diff.recomputed or not self.patches_redacted):
+            patch = self.redact(patch, change.path)
         section = target.name
         kind_of = change_type(
             kind=target.kind, status=target.status, test=target.test, path=change.path, language=change.language,
@@ -419,20 +533,32 @@ class Chunker:
             if any(len(line) > self.max_bytes for line in hunk.lines):
                 hunk = Hunk(hunk.old_start, hunk.new_start, self._cut_long_lines("\n".join(hunk.lines)).split("\n"), hunk.heading)
             for piece in _split_hunk(hunk, self.max_bytes):
-                old_text = "".join(line[1:] + "\n" for line in piece.lines if line[:1] in (" ", "-"))
-                new_text = "".join(line[1:] + "\n" for line in piece.lines if line[:1] in (" ", "+"))
-                text = "".join(line + "\n" for line in piece.lines)
-                old_count = sum(1 for line in piece.lines if line[:1] in (" ", "-"))
-                new_count = sum(1 for line in piece.lines if line[:1] in (" ", "+"))
+                olds: list[str] = []  # the piece's old and new lines, its -/+ lines (without marks)
+                news: list[str] = []
+                removed: list[str] = []
+                added: list[str] = []
+                for line in piece.lines:
+                    mark = line[:1]
+                    if mark == " ":
+                        olds.append(line[1:])
+                        news.append(line[1:])
+                    elif mark == "-":
+                        olds.append(line[1:])
+                        removed.append(line[1:])
+                    elif mark == "+":
+                        news.append(line[1:])
+                        added.append(line[1:])
+                if not removed and not added:
+                    continue
+                old_count, new_count = len(olds), len(news)
+                old_text = "\n".join(olds) + "\n" if olds else ""
+                new_text = "\n".join(news) + "\n" if news else ""
+                text = "\n".join(piece.lines) + "\n"
                 patch = f"@@ -{_hunk_range(piece.old_start, old_count)} +{_hunk_range(piece.new_start, new_count)} @@{hunk.heading}\n{text}"
-                if self.redact is not None:  # also when the scrape ran with --keep-secrets (idempotent)
+                if self.redact is not None and (diff.recomputed or not self.patches_redacted):
                     patch = self.redact(patch, change.path)
                     old_text = self.redact(old_text, change.path)
                     new_text = self.redact(new_text, change.path)
-                removed = [line[1:] for line in piece.lines if line[:1] == "-"]
-                added = [line[1:] for line in piece.lines if line[:1] == "+"]
-                if not removed and not added:
-                    continue
                 status = "added" if plan.as_added else "modified"
                 kind_of = change_type(
                     kind="hunk", status=status, test=False, path=change.path, language=change.language, section=None,

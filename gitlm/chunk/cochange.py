@@ -30,10 +30,9 @@ class CoChangeTracker:
         if not counts or limit <= 0:
             return []
         tracked = self._counts  # partners deleted or renamed since are no longer tracked
-        ranked = sorted((item for item in counts.items()
-                         if item[1] >= minimum and item[0] not in exclude and item[0] in tracked),
-                        key=lambda item: (-item[1], item[0]))
-        return [name for name, _ in ranked[:limit]]
+        ranked = sorted((-count, name) for name, count in counts.items()
+                        if count >= minimum and name not in exclude and name in tracked)
+        return [name for _, name in ranked[:limit]]
 
     def record(self, paths: Sequence[str], renames: Sequence[tuple[str, str]] = (), deleted: Sequence[str] = ()) -> None:
         """Count one commit: its files (after renames), its renames (a file's history follows
@@ -68,6 +67,7 @@ class CoChangeTracker:
         elif len(counts) < self.partners:
             counts[other] = 1
         else:
-            weakest = min(counts, key=lambda name: (counts[name], name))
-            floor = counts.pop(weakest)
+            floor = min(counts.values())
+            weakest = min(name for name, count in counts.items() if count == floor)  # ties: the first name
+            del counts[weakest]
             counts[other] = floor + 1

@@ -33,6 +33,7 @@ class Hunk:
     new_count: int = -1
     olds: list[int] = field(default_factory=list)  # per line: its old line number (the next one for '+')
     news: list[int] = field(default_factory=list)  # per line: its new line number (the next one for '-')
+    marks: str = ""  # per line: its first character
 
 
 @dataclass(slots=True)
@@ -58,6 +59,7 @@ class Diff:
     blocks: list[Block] = field(default_factory=list)
     consistent: bool = True  # every hunk's lines add up to its header's counts
     recomputed: bool = False  # built from the blobs (not git's patch, which the scraper redacted)
+    _index: tuple[list[Hunk], tuple[list[int], ...] | None] | None = None  # hunks with lines, their first/last lines
 
     @classmethod
     def from_hunks(cls, hunks: list[Hunk]) -> Diff:
@@ -69,20 +71,25 @@ class Diff:
             open_old = open_new = -1
             olds = hunk.olds = []
             news = hunk.news = []
-            for line in hunk.lines:
+            marks = [line[:1] or " " for line in hunk.lines]
+            hunk.marks = "".join(marks)
+            for mark in marks:
                 olds.append(old)
                 news.append(new)
-                mark = line[:1]
-                if mark == "-" or mark == "+":
+                if mark == " ":
+                    if open_old >= 0:
+                        blocks.append((open_old, old, open_new, new))
+                        open_old = -1
+                    old += 1
+                    new += 1
+                elif mark == "-" or mark == "+":
                     if open_old < 0:
                         open_old, open_new = old, new
                     if mark == "-":
                         old += 1
                     else:
                         new += 1
-                elif mark == "\\":
-                    continue
-                else:
+                elif mark != "\\":  # any other line reads as context
                     if open_old >= 0:
                         blocks.append((open_old, old, open_new, new))
                         open_old = -1
@@ -124,10 +131,8 @@ class Diff:
         parts: list[str] = []
         removed: list[str] = []
         added: list[str] = []
-        for hunk in self.hunks:
-            olds, news, lines = hunk.olds, hunk.news, hunk.lines
-            if not lines:
-                continue
+        for hunk in self._hunks_within(o_lo, o_hi, n_lo, n_hi):
+            olds, news, lines, marks = hunk.olds, hunk.news, hunk.lines, hunk.marks
             # the lines whose old number is in [o_lo, o_hi) or new number in [n_lo, n_hi)
             spans = []
             if o_hi > o_lo and olds[0] < o_hi and olds[-1] >= o_lo:
@@ -137,45 +142,68 @@ class Diff:
             if not spans:
                 continue
             start, stop = min(a for a, _ in spans), max(b for _, b in spans)
-            kept: list[int] = []
-            for index in range(start, stop):
-                mark = lines[index][:1]
-                if mark == "-":
-                    keep = o_lo <= olds[index] < o_hi
-                elif mark == "+":
-                    keep = n_lo <= news[index] < n_hi
-                elif mark == "\\":
-                    keep = bool(kept) and kept[-1] == index - 1
-                else:
-                    keep = o_lo <= olds[index] < o_hi or n_lo <= news[index] < n_hi
-                if keep:
-                    kept.append(index)
-            changes = [i for i, k in enumerate(kept) if lines[k][:1] in ("-", "+")]
-            if not changes:
+            if len(spans) == 2 and spans[0] == spans[1]:
+                # the lines in the old range are the lines in the new range (the common case): all
+                # of them, but a no-newline note that would open the piece
+                start += marks[start] == "\\" if start < stop else 0
+                kept: list[int] | range = range(start, stop)
+                kept_marks = marks[start:stop]
+            else:
+                kept = []
+                for index in range(start, stop):
+                    mark = marks[index]
+                    if mark == "-":
+                        keep = o_lo <= olds[index] < o_hi
+                    elif mark == "+":
+                        keep = n_lo <= news[index] < n_hi
+                    elif mark == "\\":
+                        keep = bool(kept) and kept[-1] == index - 1
+                    else:
+                        keep = o_lo <= olds[index] < o_hi or n_lo <= news[index] < n_hi
+                    if keep:
+                        kept.append(index)
+                kept_marks = "".join([marks[k] for k in kept])
+            first = _first_change(kept_marks)
+            if first < 0:
                 continue
-            first, last = changes[0], changes[-1]
+            last = max(kept_marks.rfind("-"), kept_marks.rfind("+"))
             lo = first
-            while lo > 0 and first - lo < context and lines[kept[lo - 1]][:1] not in ("-", "+", "\\"):
+            while lo > 0 and first - lo < context and kept_marks[lo - 1] not in "-+\\":
                 lo -= 1
             hi = last
-            while hi + 1 < len(kept) and lines[kept[hi + 1]][:1] not in ("-", "+") and (
-                    hi - last < context or lines[kept[hi + 1]][:1] == "\\"):
+            while hi + 1 < len(kept) and kept_marks[hi + 1] not in "-+" and (
+                    hi - last < context or kept_marks[hi + 1] == "\\"):
                 hi += 1
             piece = kept[lo:hi + 1]
-            marks = [lines[k][:1] for k in piece]
-            plus, minus, note = marks.count("+"), marks.count("-"), marks.count("\\")
-            context_lines = len(marks) - plus - minus - note
+            piece_marks = kept_marks[lo:hi + 1]
+            plus, minus, note = piece_marks.count("+"), piece_marks.count("-"), piece_marks.count("\\")
+            context_lines = len(piece_marks) - plus - minus - note
             old_count, new_count = context_lines + minus, context_lines + plus
-            for k, mark in zip(piece, marks):
-                if mark == "-":
-                    removed.append(lines[k][1:])
-                elif mark == "+":
-                    added.append(lines[k][1:])
+            if minus:
+                removed.extend([lines[k][1:] for k, mark in zip(piece, piece_marks) if mark == "-"])
+            if plus:
+                added.extend([lines[k][1:] for k, mark in zip(piece, piece_marks) if mark == "+"])
             old_first = olds[piece[0]] + (1 if old_count else 0)
             new_first = news[piece[0]] + (1 if new_count else 0)
             parts.append(f"@@ -{_range(old_first, old_count)} +{_range(new_first, new_count)} @@{hunk.heading}\n")
-            parts.extend(lines[k] + "\n" for k in piece)
+            parts.extend([lines[k] + "\n" for k in piece])
         return Clip("".join(parts), removed, added)
+
+    def _hunks_within(self, o_lo: int, o_hi: int, n_lo: int, n_hi: int) -> list[Hunk]:
+        """The hunks that may hold lines of old [o_lo, o_hi) or new [n_lo, n_hi), found by
+        bisection: a unit's clip does not walk every hunk of a long diff."""
+        if self._index is None:
+            hunks = [h for h in self.hunks if h.lines]
+            bounds = ([h.olds[0] for h in hunks], [h.olds[-1] for h in hunks], [h.news[0] for h in hunks],
+                      [h.news[-1] for h in hunks])
+            self._index = (hunks, bounds if all(b == sorted(b) for b in bounds) else None)
+        hunks, bounds = self._index
+        if bounds is None:  # hunks out of order (not from git): all of them
+            return hunks
+        chosen = set(range(bisect_left(bounds[1], o_lo), bisect_left(bounds[0], o_hi))) if o_hi > o_lo else set()
+        if n_hi > n_lo:
+            chosen.update(range(bisect_left(bounds[3], n_lo), bisect_left(bounds[2], n_hi)))
+        return [hunks[i] for i in sorted(chosen)]
 
 
 def _map(blocks: Sequence[Block], line: int, end: bool, src: int, dst: int) -> int:
@@ -192,6 +220,12 @@ def _map(blocks: Sequence[Block], line: int, end: bool, src: int, dst: int) -> i
             return d_hi if end else d_lo
         shift = d_hi - s_hi
     return line + shift
+
+
+def _first_change(marks: str) -> int:
+    """The index of the first - or + mark (-1: none)."""
+    minus, plus = marks.find("-"), marks.find("+")
+    return plus if minus < 0 else minus if plus < 0 else min(minus, plus)
 
 
 def _range(start: int, count: int) -> str:

@@ -81,27 +81,72 @@ class Entry:
     def moved(self, delta: int) -> Entry:
         if delta == 0:
             return self
-        return Entry(self.kind, self.name, self.start + delta, self.end + delta, head=self.head, tail=self.tail,
-                     members=self.members, test=self.test, scope=self.scope, nested=self.nested)
+        entry = self._copy()
+        entry.start += delta
+        entry.end += delta
+        return entry
 
     def with_members(self, members: tuple[Entry, ...], delta: int) -> Entry:
-        return Entry(self.kind, self.name, self.start, self.end + delta, head=self.head, tail=self.tail,
-                     members=members, test=self.test, scope=self.scope, nested=self.nested)
+        entry = self._copy()
+        entry.end += delta
+        entry.members = members
+        return entry
+
+    def _copy(self) -> Entry:
+        # slot by slot: a derived outline copies most of a file's entries (shifted), and this
+        # costs a third of a call to __init__ with keywords
+        entry = _new_entry(Entry)
+        entry.kind, entry.name, entry.start, entry.end = self.kind, self.name, self.start, self.end
+        entry.head, entry.tail, entry.members = self.head, self.tail, self.members
+        entry.test, entry.scope, entry.nested = self.test, self.scope, self.nested
+        return entry
 
     def __repr__(self) -> str:  # for test failures
         inner = f" {list(self.members)!r}" if self.members else ""
         return f"<{self.kind} {self.name!r} {self.start}-{self.end}{inner}>"
 
 
+_new_entry = object.__new__
+
+
 class Outline:
-    """A blob's entries, or has_error when tree-sitter could not parse it cleanly."""
+    """A blob's entries, or has_error when tree-sitter could not parse it cleanly (then
+    `tree`, the erroneous tree, lets the next version be parsed incrementally)."""
 
-    __slots__ = ("entries", "has_error", "error_line")
+    __slots__ = ("entries", "has_error", "error_line", "tree")
 
-    def __init__(self, entries: tuple[Entry, ...], has_error: bool = False, error_line: int | None = None):
+    def __init__(self, entries: tuple[Entry, ...], has_error: bool = False, error_line: int | None = None,
+                 tree: tree_sitter.Tree | None = None):
         self.entries = entries
         self.has_error = has_error
         self.error_line = error_line
+        self.tree = tree
+
+
+def edited_tree(tree: tree_sitter.Tree, blocks: Sequence[Block], old: LineIndex, new: LineIndex, new_data: bytes,
+                old_data: bytes) -> tree_sitter.Tree:
+    """A copy of an old version's tree with the diff's changed blocks applied as edits, for an
+    incremental parse of the new version (blocks last to first: each edit is then given in the
+    coordinates of the text before it)."""
+    tree = tree.copy()
+    for os_, oe, ns, ne in reversed(blocks):
+        start = old.byte(os_)
+        tree.edit(start_byte=start, old_end_byte=old.byte(oe), new_end_byte=start + new.size(ns, ne),
+                  start_point=_point(old, old_data, os_), old_end_point=_point(old, old_data, oe),
+                  new_end_point=_shifted(_point(new, new_data, ne), ns, os_))
+    return tree
+
+
+def _point(lines: LineIndex, data: bytes, line: int) -> tuple[int, int]:
+    """Where line boundary `line` is as (row, column): past a last line without a line end, at
+    that line's end."""
+    if line == lines.count and lines.count and not data.endswith(b"\n"):
+        return line - 1, lines.size(line - 1, line)
+    return line, 0
+
+
+def _shifted(point: tuple[int, int], old_row: int, new_row: int) -> tuple[int, int]:
+    return point[0] - old_row + new_row, point[1]
 
 
 def _line_span(node: Node) -> tuple[int, int]:
@@ -123,13 +168,16 @@ class Extractor:
 
     # -- full parse -----------------------------------------------------------------------
 
-    def parse(self, data: bytes, lines: LineIndex | None = None) -> Outline:
+    def parse(self, data: bytes, lines: LineIndex | None = None, previous: tree_sitter.Tree | None = None) -> Outline:
+        """The outline of a whole blob; `previous`: the tree of an earlier version, edited to
+        this one (see edited_tree), which tree-sitter re-parses incrementally."""
         self._lines = lines if lines is not None else LineIndex(data)
         self._data = data
         self.parser.included_ranges = None
-        root = self.parser.parse(data).root_node
+        tree = self.parser.parse(data) if previous is None else self.parser.parse(data, previous)
+        root = tree.root_node
         if root.has_error:
-            return Outline((), has_error=True, error_line=_first_error_line(root))
+            return Outline((), has_error=True, error_line=_first_error_line(root), tree=tree)
         return Outline(tuple(self.entries(self.level_nodes(root.named_children), 0, None, False)))
 
     def level_nodes(self, nodes: Sequence[Node]) -> Iterator[Node]:
@@ -142,15 +190,18 @@ class Extractor:
             elif node.type not in skip:
                 yield node
 
-    def _span(self, node: Node) -> tuple[int, int]:
-        """A node's lines, without the blank lines some grammars end a node with (a TOML
-        table, a Markdown section)."""
-        start, end = _line_span(node)
-        if end - start > 1 and node.end_point.column == 0:
+    def _span(self, node: Node) -> tuple[int, int, int]:
+        """A node's lines: start, end without the blank lines some grammars end a node with
+        (a TOML table, a Markdown section), and end with them (as _line_span)."""
+        start = node.start_point.row
+        end_point = node.end_point
+        column = end_point.column
+        whole = end = max(end_point.row + (1 if column > 0 else 0), start + 1)
+        if end - start > 1 and column == 0:
             data, offsets = self._data, self._lines.offsets
             while end - start > 1 and end <= self._lines.count and not data[offsets[end - 1]:offsets[end]].strip():
                 end -= 1
-        return start, end
+        return start, end, whole
 
     def member_nodes(self, body: Node, owner: Node) -> Iterator[Node]:
         """The nodes of a container's members. Comments between the header and the body's
@@ -175,29 +226,29 @@ class Extractor:
         attach = self.analyzer.attach
         parent_kind = parent.kind if parent is not None else None
         out: list[Entry] = []
-        pending: list[Node] = []
+        pending: list[tuple[Node, int, int, int]] = []  # comments and attributes with their _span
 
         def flush() -> None:  # comments and attributes that attach to no unit
-            for node in pending:
-                start, end = self._span(node)
+            for _, start, end, _ in pending:
                 out.append(Entry("comment", None, start - base, end - base, test=in_test))
             pending.clear()
 
         for node in nodes:
-            start, end = self._span(node)
-            if node.type in attach:
-                if pending and _line_span(pending[-1])[1] < start:
+            start, end, whole = self._span(node)
+            node_type = node.type
+            if node_type in attach:
+                if pending and pending[-1][3] < start:
                     flush()
-                pending.append(node)
+                pending.append((node, start, end, whole))
                 continue
-            rule = rules.get(node.type)
-            found = rule(node, pending) if rule is not None else None
+            rule = rules.get(node_type)
+            found = rule(node, [p[0] for p in pending]) if rule is not None else None
             if found is None or (found.kind not in UNIT_KINDS and found.kind != "block"):
                 flush()
                 out.append(Entry("statement", None, start - base, end - base, test=in_test))
                 continue
-            if pending and _line_span(pending[-1])[1] >= start:
-                start = min(start, _line_span(pending[0])[0])
+            if pending and pending[-1][3] >= start:
+                start = min(start, pending[0][1])
                 pending.clear()
             else:
                 flush()

@@ -1,22 +1,28 @@
-"""Chunking on several cores: worker processes draft file changes, the main process assembles.
+"""Chunking on several cores: worker processes chunk file changes, the main process stitches.
 
-Each worker owns a shard of the repository's paths (a hash of the path), so the versions of a
-file, and their outlines derived one from the other change after change, stay in one worker's
-cache; each runs its own `git cat-file --batch` process. The main process reads the commits,
-sends every worker the changes of its files, a batch of commits at a time (two batches in
-flight, so no worker waits), and assembles the drafts in commit and file order: chunk ids,
-commit facts, related files and the co-change history are the main process's, so the output
-does not depend on how the work was spread. Queues carry msgpack bytes; their feeder threads
-mean neither side ever blocks on a full pipe while the other waits for it.
+Each worker owns a share of the repository's paths, so the versions of a file, and their
+outlines derived one from the other change after change, stay in one worker's cache; each
+runs its own `git cat-file --batch` process. A path goes to the worker with the least work
+sent so far when it is first seen and stays there (a renamed file stays with its worker),
+which spreads the work more evenly than a hash of the path: one worker no longer idles while
+the other still has a heavy share. The main process reads the commits and keeps the
+co-change history (related_files do not depend on how the work is spread); it sends every
+worker the changes of its files with their related files, a batch of commits at a time,
+several batches ahead, so a worker never waits for the other one. Workers return their
+chunks as encoded JSON lines without the chunk id; the main process numbers them in commit
+and file order and writes them. Skipped merges' changes go to their files' workers too (see
+Chunker.note_merge). Queues carry msgpack bytes; their feeder threads mean neither side
+ever blocks on a full pipe while the other waits for it.
 """
 
 from __future__ import annotations
 
+import importlib
+import math
 import multiprocessing
 import queue
 import traceback
-import zlib
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Iterable, Iterator
 from itertools import islice
 from typing import Any
@@ -24,26 +30,36 @@ from typing import Any
 import msgspec
 
 from gitlm.chunk.blobs import BlobStore
-from gitlm.chunk.chunker import Chunker, CommitView, Draft
+from gitlm.chunk.chunker import Chunker, CommitView
 from gitlm.chunk.stats import ChunkStats
 from gitlm.config import GitlmConfig
 from gitlm.errors import GitlmError
-from gitlm.schema import Chunk, Commit, FileChange
+from gitlm.schema import Commit, FileChange, encode_record
 from gitlm.scrape.git import Repository, open_repository
 
 BATCH = 64  # commits per message
-IN_FLIGHT = 2  # batches sent ahead of the one being assembled
+IN_FLIGHT = 2  # batches sent ahead of the one being written
+IN_FLIGHT_BYTES = 64 << 20  # ... while their patches stay under this
+PATHS = 200_000  # paths whose owner is remembered (the least recently changed are forgotten)
+_ID_FIELD = b'{"chunk_id":""'  # how a worker's chunk line starts (the id is the main process's)
+
+
+class _File(msgspec.Struct, array_like=True):
+    index: int  # the file's position in its commit
+    change: FileChange
+    related: list[str]
 
 
 class _Job(msgspec.Struct, array_like=True):
     position: int  # the commit's place in its batch
     commit: CommitView
-    files: list[tuple[int, FileChange]]
+    files: list[_File]
+    merge: bool = False  # a skipped merge: its changes are only noted
 
 
 class _Result(msgspec.Struct, array_like=True):
     position: int
-    drafts: list[tuple[int, list[Draft]]]
+    chunks: list[tuple[int, list[bytes]]]  # (file index, encoded chunks)
 
 
 _encode = msgspec.msgpack.Encoder().encode
@@ -51,37 +67,67 @@ _jobs = msgspec.msgpack.Decoder(list[_Job])
 _results = msgspec.msgpack.Decoder(list[_Result])
 
 
-def shard(path: str, workers: int) -> int:
-    return zlib.crc32(path.encode("utf-8", "surrogateescape")) % workers
+class Router:
+    """Which worker owns a path: the first time a path is seen, the worker with the least
+    estimated work so far (a change costs about the square root of its patch size); then
+    always that one."""
+
+    def __init__(self, workers: int, capacity: int = PATHS):
+        self.load = [0.0] * workers
+        self.capacity = capacity
+        self._owners: OrderedDict[str, int] = OrderedDict()
+
+    def route(self, change: FileChange, weight: bool = True) -> int:
+        """The change's worker; `weight`: count its work (a merge's noted change costs little)."""
+        owners = self._owners
+        worker = owners.pop(change.path, None)
+        if worker is None and change.old_path is not None:
+            worker = owners.get(change.old_path)  # a rename: its old version is in that worker's cache
+        if worker is None:
+            worker = min(range(len(self.load)), key=self.load.__getitem__)
+        owners[change.path] = worker  # now the most recently changed
+        if len(owners) > self.capacity:
+            owners.popitem(last=False)
+        if weight:
+            self.load[worker] += math.sqrt(len(change.patch or "") + 100)
+        return worker
 
 
 def chunk_parallel(commits: Iterable[Commit], repo: Repository, config: GitlmConfig, stats: ChunkStats,
-                   workers: int, history: Iterable[Commit] = ()) -> Iterator[Chunk]:
-    """Chunk records of the commits, drafted by `workers` processes (see the module docstring);
-    `history` (commits chunked before, oldest first) only feeds the co-change counts."""
+                   workers: int, history: Iterable[Commit] = (), patches_redacted: bool = False) -> Iterator[bytes]:
+    """chunks.jsonl lines (without line ends) for the commits, chunked by `workers` processes
+    (see the module docstring); `history` (commits chunked before, oldest first) only feeds
+    the co-change counts; `patches_redacted` as for Chunker."""
     context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
+    if config.privacy.redact_secrets and context.get_start_method() == "fork":
+        _preload_redactor()
     inboxes = [context.Queue() for _ in range(workers)]
     outboxes = [context.Queue() for _ in range(workers)]
     processes = [
-        context.Process(target=_work, args=(inboxes[w], outboxes[w], str(repo.path), config.model_dump_json()),
+        context.Process(target=_work, args=(inboxes[w], outboxes[w], str(repo.path), config.model_dump_json(), patches_redacted),
                         name=f"gitlm-chunk-{w}", daemon=True)
         for w in range(workers)
     ]
     for process in processes:
         process.start()
-    assembler = Chunker(None, config.chunk, stats)  # type: ignore[arg-type]  (assembles only)
+    main = Chunker(None, config.chunk, stats)  # type: ignore[arg-type]  (co-change history and counts only)
     for commit in history:
-        assembler.observe(commit)
-    in_flight: deque[list[Commit]] = deque()
+        main.observe(commit)
+    router = Router(workers)
+    in_flight: deque[tuple[list[Commit], int]] = deque()
+    pending_bytes = 0
     iterator = iter(commits)
     try:
         while batch := list(islice(iterator, BATCH)):
-            _send(batch, assembler, inboxes, workers)
-            in_flight.append(batch)
-            if len(in_flight) > IN_FLIGHT:
-                yield from _receive(in_flight.popleft(), assembler, outboxes, processes)
+            size = _send(batch, main, router, inboxes)
+            in_flight.append((batch, size))
+            pending_bytes += size
+            while len(in_flight) > IN_FLIGHT or (len(in_flight) > 1 and pending_bytes > IN_FLIGHT_BYTES):
+                done, size = in_flight.popleft()
+                pending_bytes -= size
+                yield from _receive(done, main, outboxes, processes)
         while in_flight:
-            yield from _receive(in_flight.popleft(), assembler, outboxes, processes)
+            yield from _receive(in_flight.popleft()[0], main, outboxes, processes)
         for inbox in inboxes:
             inbox.put(None)
         for w in range(workers):
@@ -101,32 +147,63 @@ def chunk_parallel(commits: Iterable[Commit], repo: Repository, config: GitlmCon
             q.cancel_join_thread()
 
 
-def _send(batch: list[Commit], assembler: Chunker, inboxes: list, workers: int) -> None:
-    jobs: list[list[_Job]] = [[] for _ in range(workers)]
+def _send(batch: list[Commit], main: Chunker, router: Router, inboxes: list) -> int:
+    """Send each worker the batch's changes of its files; return the patch bytes sent.
+    related_files are computed here, in commit order, before the commit joins the co-change
+    history (as when one process chunks)."""
+    jobs: list[list[_Job]] = [[] for _ in inboxes]
+    size = 0
     for position, commit in enumerate(batch):
-        if assembler.skip(commit) or not commit.files:
+        merge = main.skip(commit)
+        if not commit.files:
             continue
-        view = CommitView(commit.hash, commit.parents, commit.message_subject, commit.conventional_type)
-        split: list[list[tuple[int, FileChange]]] = [[] for _ in range(workers)]
+        view = CommitView.of(commit)
+        paths = dict.fromkeys(change.path for change in commit.files)
+        split: list[list[_File]] = [[] for _ in inboxes]
         for index, change in enumerate(commit.files):
-            split[shard(change.path, workers)].append((index, change))
+            if merge:
+                if change.change_type == "M" and change.patch and not change.patch_truncated:
+                    split[router.route(change, weight=False)].append(_File(index, change, []))
+                continue
+            related = [] if _no_chunks(change) else main.related(paths, change)
+            split[router.route(change)].append(_File(index, change, related))
+            size += len(change.patch or "")
         for w, files in enumerate(split):
             if files:
-                jobs[w].append(_Job(position, view, files))
+                jobs[w].append(_Job(position, view, files, merge))
+        if not merge:
+            main.observe(commit)
     for w, inbox in enumerate(inboxes):
         inbox.put(("jobs", _encode(jobs[w])))
+    return size
 
 
-def _receive(batch: list[Commit], assembler: Chunker, outboxes: list, processes: list) -> Iterator[Chunk]:
-    drafts: list[list[tuple[int, list[Draft]]]] = [[] for _ in batch]
+def _no_chunks(change: FileChange) -> bool:
+    """Changes that never become chunks (skipped and counted by the worker)."""
+    return change.is_binary or change.is_submodule or change.is_symlink or change.change_type == "T"
+
+
+def _receive(batch: list[Commit], main: Chunker, outboxes: list, processes: list) -> Iterator[bytes]:
+    chunks: list[list[tuple[int, list[bytes]]]] = [[] for _ in batch]
     for w, outbox in enumerate(outboxes):
         kind, payload = _get(outbox, processes[w])
         if kind != "results":
             raise GitlmError(f"chunk worker {w} failed: {payload}")
         for result in _results.decode(payload):
-            drafts[result.position].extend(result.drafts)
+            chunks[result.position].extend(result.chunks)
+    stats = main.stats
     for position, commit in enumerate(batch):
-        yield from assembler.assemble(commit, None if assembler.skip(commit) else drafts[position])
+        stats.commits += 1
+        if main.skip(commit):
+            stats.merges_skipped += 1
+            continue
+        stats.file_changes += len(commit.files)
+        number = 0
+        for _, lines in sorted(chunks[position], key=lambda item: item[0]):
+            for line in lines:
+                yield b'{"chunk_id":"%s_%d"%s' % (commit.hash.encode(), number, line[len(_ID_FIELD):])
+                number += 1
+        stats.commits_with_chunks += number > 0
 
 
 def _get(outbox: Any, process: Any) -> tuple[str, Any]:
@@ -138,8 +215,15 @@ def _get(outbox: Any, process: Any) -> tuple[str, Any]:
                 raise GitlmError(f"chunk worker {process.name} died (exit code {process.exitcode})") from None
 
 
-def _work(inbox: Any, outbox: Any, repo_path: str, config_json: str) -> None:
-    """A worker process: draft the file changes it is sent, one batch at a time."""
+def _preload_redactor() -> None:
+    """Import what a redactor imports on its first candidate (detect-secrets, ~0.25 s) once,
+    here, so the forked workers share it instead of each importing it."""
+    for module in ("detect_secrets.core.plugins.util", "detect_secrets.filters.heuristic", "detect_secrets.plugins.keyword"):
+        importlib.import_module(module)
+
+
+def _work(inbox: Any, outbox: Any, repo_path: str, config_json: str, patches_redacted: bool) -> None:
+    """A worker process: chunk the file changes it is sent, one batch at a time."""
     try:
         config = GitlmConfig.model_validate_json(config_json)
         redactor = None
@@ -149,11 +233,16 @@ def _work(inbox: Any, outbox: Any, repo_path: str, config_json: str) -> None:
             redactor = redactor_from_config(config)
         stats = ChunkStats()
         with BlobStore(open_repository(repo_path), config.chunk.cache_mb << 20) as blobs:
-            chunker = Chunker(blobs, config.chunk, stats, redactor.redact if redactor is not None else None)
+            chunker = Chunker(blobs, config.chunk, stats, redactor.redact if redactor is not None else None, patches_redacted)
             while (message := inbox.get()) is not None:
-                jobs = _jobs.decode(message[1])
-                prepared = [(job, *chunker.prepare(job.commit, job.files)) for job in jobs]
-                results = [_Result(job.position, chunker.drafts(job.commit, plans, ticket)) for job, plans, ticket in prepared]
+                prepared = []
+                for job in _jobs.decode(message[1]):
+                    if job.merge:
+                        chunker.note_merge(file.change for file in job.files)
+                    else:
+                        prepared.append((job, *chunker.prepare(job.commit, [(f.index, f.change) for f in job.files])))
+                results = [_Result(job.position, _encoded(chunker, job, chunker.drafts(job.commit, plans, ticket)))
+                           for job, plans, ticket in prepared]
                 outbox.put(("results", _encode(results)))
             stats.blobs_read, stats.blob_bytes_read, stats.blob_cache_hits = blobs.reads, blobs.bytes_read, blobs.hits
         if redactor is not None:
@@ -166,3 +255,13 @@ def _work(inbox: Any, outbox: Any, repo_path: str, config_json: str) -> None:
         if frames and not isinstance(exc, GitlmError):
             detail += f" (at {frames[-1].filename}:{frames[-1].lineno})"
         outbox.put(("error", detail))
+
+
+def _encoded(chunker: Chunker, job: _Job, drafts: list) -> list[tuple[int, list[bytes]]]:
+    files = {file.index: file for file in job.files}
+    out = []
+    for index, file_drafts in drafts:
+        if file_drafts:
+            file = files[index]
+            out.append((index, [encode_record(chunk) for chunk in chunker.records(job.commit, file.change, file_drafts, file.related)]))
+    return out

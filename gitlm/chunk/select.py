@@ -18,11 +18,14 @@ become chunks.
 
 from __future__ import annotations
 
+from bisect import bisect_left
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import accumulate, islice
 
 from gitlm.chunk.diff import Diff
-from gitlm.chunk.languages import CALLABLE_KINDS, Analyzer
+from gitlm.chunk.languages import CALLABLE_KINDS, UNIT_KINDS, Analyzer
 from gitlm.chunk.outline import Entry, LineIndex, Outline
 
 Range = tuple[int, int]
@@ -132,29 +135,40 @@ class Selector:
         hits: dict[Key, _Hit] = {}
         loose: list[Range] = []
         if changed:
-            self._walk(side.outline.entries, 0, changed, (), None, None, hits, loose, {}, 0)
+            self._walk(side.outline.entries, 0, changed, (), None, None, hits, loose, Counter(), 0)
         return hits, loose
 
     def _walk(self, entries: Sequence[Entry], base: int, changed: list[Range], key: Key, qual: str | None,
-              parent_kind: str | None, hits: dict[Key, _Hit], loose: list[Range], seen: dict, depth: int) -> list[Range]:
+              parent_kind: str | None, hits: dict[Key, _Hit], loose: list[Range], seen: Counter, depth: int) -> list[Range]:
         """Record the hits under `entries`; return the changed ranges that fell on non-unit
         entries of this level (the caller's own content)."""
         own: list[Range] = []
         cursor, count = 0, len(changed)
-        for entry in entries:
-            start, end = base + entry.start, base + entry.end
-            unit = entry.is_unit and not (self.config and depth > 0)
+        units = () if self.config and depth > 0 else UNIT_KINDS  # config files: only top-level sections are units
+        # entries that end before the first change only count in the occurrence numbers:
+        # counted in one pass (a change deep in a long class or module is common)
+        first, edge = 0, (changed[0][0] - base if changed else 0)
+        while first < len(entries) and entries[first].end <= edge:
+            first += 1
+        if first and units:
+            seen.update((("callable" if kind in CALLABLE_KINDS else kind), entry.name)
+                        for entry in islice(entries, first) if (kind := entry.kind) in units)
+        for entry in islice(entries, first, None):
+            kind = entry.kind
+            unit = kind in units
             if unit:
-                group = "callable" if entry.kind in CALLABLE_KINDS else entry.kind
+                group = "callable" if kind in CALLABLE_KINDS else kind
                 occurrence = seen.get((group, entry.name), 0)
                 seen[(group, entry.name)] = occurrence + 1
+            start = base + entry.start
             while cursor < count and changed[cursor][1] <= start:
                 cursor += 1
             if cursor == count:
                 break
+            end = base + entry.end
             if changed[cursor][0] >= end:
                 continue
-            inside = _overlapping(changed[cursor:], start, end)
+            inside = _overlapping(changed, start, end, cursor)
             if not unit:
                 if entry.kind == "block" and entry.members:  # #ifdef ... #endif: its units belong to this level
                     body_lo, body_hi = start + entry.head, end - entry.tail
@@ -178,13 +192,18 @@ class Selector:
                 header = [r for r in inside if r[0] < start + entry.head or r[1] > end - entry.tail]
                 body = _overlapping(inside, start + entry.head, end - entry.tail)
                 own_ranges = self._walk(entry.members, start, body, entry_key, name if entry.kind != "impl" else self._qualify(qual, entry.scope, parent_kind),
-                                        entry.kind, hits, loose, {}, depth + 1) if body else []
+                                        entry.kind, hits, loose, Counter(), depth + 1) if body else []
                 own_ranges = header + own_ranges
                 if own_ranges:
                     own_ranges.sort()
+                    firsts = [a for a, _ in own_ranges]
+                    furthest = list(accumulate((b for _, b in own_ranges), max))
                     for member in entry.members:
+                        if member.is_unit and not self.config:
+                            continue
                         m_start, m_end = start + member.start, start + member.end
-                        if (not member.is_unit or self.config) and _overlapping(own_ranges, m_start, m_end):
+                        last = bisect_left(firsts, m_end) - 1  # the ranges that start before the member ends
+                        if last >= 0 and furthest[last] > m_start:  # ... and one of them ends inside or after it
                             own_members.append((member.name, m_start, m_end))
             else:
                 own_ranges = inside
@@ -426,10 +445,11 @@ def _key_position(key: Key, new_hits: dict[Key, _Hit], old_hits: dict[Key, _Hit]
     return (hit.start, side, [(group, name or "", occurrence) for group, name, occurrence in key])
 
 
-def _overlapping(ranges: Sequence[Range], lo: int, hi: int) -> list[Range]:
-    """The parts of the sorted ranges that fall inside [lo, hi)."""
+def _overlapping(ranges: Sequence[Range], lo: int, hi: int, first: int = 0) -> list[Range]:
+    """The parts of the sorted ranges (from index `first`) that fall inside [lo, hi)."""
     out = []
-    for a, b in ranges:
+    for index in range(first, len(ranges)):
+        a, b = ranges[index]
         if b <= lo:
             continue
         if a >= hi:

@@ -48,15 +48,35 @@ def chunk_commits(commits: Iterator[Commit], repo: Repository | Path | str, conf
     at most 8) that each own a share of the files. `history`: the commits before these,
     chunked by an earlier run, replayed into the co-change counts only."""
     config = config or GitlmConfig()
+    if _workers(config) > 1:
+        decode = msgspec.json.Decoder(Chunk).decode
+        for line in _chunk_lines(commits, repo, config, stats, history):
+            yield decode(line)
+        return
+    yield from _chunk_here(commits, repo, config, stats, history)
+
+
+def _chunk_lines(commits: Iterator[Commit], repo: Repository | Path | str, config: GitlmConfig,
+                 stats: ChunkStats | None, history: Iterable[Any], patches_redacted: bool = False) -> Iterator[bytes]:
+    """chunks.jsonl lines (without line ends): from the worker processes as they encoded
+    them, or encoded here. `patches_redacted`: the commits' patches went through a redactor
+    with this config's settings (see Chunker)."""
+    if _workers(config) > 1:
+        repo = repo if isinstance(repo, Repository) else open_repository(repo)
+        stats = stats if stats is not None else ChunkStats()
+        yield from chunk_parallel(commits, repo, config, stats, _workers(config), history, patches_redacted)
+        return
+    for chunk in _chunk_here(commits, repo, config, stats, history, patches_redacted):
+        yield encode_record(chunk)
+
+
+def _chunk_here(commits: Iterator[Commit], repo: Repository | Path | str, config: GitlmConfig,
+                stats: ChunkStats | None, history: Iterable[Any], patches_redacted: bool = False) -> Iterator[Chunk]:
     repo = repo if isinstance(repo, Repository) else open_repository(repo)
     stats = stats if stats is not None else ChunkStats()
-    workers = config.chunk.workers or min(_cpus(), 8)
-    if workers > 1:
-        yield from chunk_parallel(commits, repo, config, stats, workers, history)
-        return
     redactor = _redactor(config)
     with BlobStore(repo, config.chunk.cache_mb << 20) as blobs:
-        chunker = Chunker(blobs, config.chunk, stats, redactor.redact if redactor is not None else None)
+        chunker = Chunker(blobs, config.chunk, stats, redactor.redact if redactor is not None else None, patches_redacted)
         for commit in history:
             chunker.observe(commit)
         yield from chunker.chunk_commits(commits)
@@ -133,9 +153,8 @@ def chunk_workspace(
                     for line in earlier:
                         out.write(line)
                         total_chunks += 1
-            for chunk in chunk_commits(commits(), repository, config, stats, history):
-                out.write(encode_record(chunk))
-                out.write(b"\n")
+            for line in _chunk_lines(commits(), repository, config, stats, history, _patches_redacted(scrape, config)):
+                out.write(line + b"\n")
                 total_chunks += 1
         workspace.record_phase("chunk", {
             "status": "completed",
@@ -166,6 +185,17 @@ def _hash_of_line(path: Path, number: int) -> str | None:
             except msgspec.DecodeError:
                 return None
     return None
+
+
+def _patches_redacted(scrape: dict | None, config: GitlmConfig) -> bool:
+    """Whether the scrape (its MANIFEST.json entry) redacted the patches as this config would."""
+    privacy = ((scrape or {}).get("config") or {}).get("privacy") or {}
+    return (config.privacy.redact_secrets and privacy.get("redact_secrets") is True
+            and privacy.get("min_entropy") == config.privacy.min_entropy)
+
+
+def _workers(config: GitlmConfig) -> int:
+    return config.chunk.workers or min(_cpus(), 8)
 
 
 def _cpus() -> int:

@@ -35,6 +35,7 @@ class ChunkStats:
     full_parses: int = 0
     incremental_parses: int = 0  # outlines derived from the previous version by re-parsing the changed region
     incremental_misses: int = 0  # derivations that did not re-parse cleanly (the whole file was parsed)
+    tree_reparses: int = 0  # versions after one that does not parse, by tree-sitter's incremental parse of its tree
     long_lines_cut: int = 0  # lines longer than the chunk budget (minified code, inline data) cut with a marker
     decode_errors: int = 0
     secrets_redacted: int = 0
@@ -52,16 +53,20 @@ class ChunkStats:
         self.tokens_max = max(self.tokens_max, tokens)
         self.tokens_min = tokens if self.tokens_min is None else min(self.tokens_min, tokens)
 
-    # figures a worker process counts (the rest are counted where chunks are assembled)
-    WORK_FIELDS = ("by_mode", "skipped", "parse_fallbacks", "parse_fallbacks_by_language", "whole_file_deletions",
-                   "pure_renames", "split_units", "line_splits", "merged_chunks", "patches_recomputed", "blobs_read",
+    # figures a worker process counts (the commit-level ones are counted by the main process)
+    WORK_FIELDS = ("chunks", "by_change_type", "by_language", "by_unit_kind", "tokens_total", "by_mode", "skipped",
+                   "parse_fallbacks", "parse_fallbacks_by_language", "whole_file_deletions", "pure_renames",
+                   "split_units", "line_splits", "merged_chunks", "patches_recomputed", "blobs_read",
                    "blob_bytes_read", "blob_cache_hits", "full_parses", "incremental_parses", "incremental_misses",
-                   "long_lines_cut", "decode_errors", "secrets_redacted")
+                   "tree_reparses", "long_lines_cut", "decode_errors", "secrets_redacted")
 
     def merge_work(self, other: ChunkStats) -> None:
         """Add a worker's counts of the file-level work to these."""
         for name in self.WORK_FIELDS:
             setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.tokens_max = max(self.tokens_max, other.tokens_max)
+        if other.tokens_min is not None:
+            self.tokens_min = other.tokens_min if self.tokens_min is None else min(self.tokens_min, other.tokens_min)
         if self.parse_fallback_example is None:
             self.parse_fallback_example = other.parse_fallback_example
         for kind, count in other.secrets_by_type.items():
@@ -104,6 +109,7 @@ class ChunkStats:
             "full_parses": self.full_parses,
             "incremental_parses": self.incremental_parses,
             "incremental_misses": self.incremental_misses,
+            "tree_reparses": self.tree_reparses,
             "long_lines_cut": self.long_lines_cut,
             "decode_errors": self.decode_errors,
             "secrets_redacted": self.secrets_redacted,

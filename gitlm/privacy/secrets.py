@@ -190,6 +190,7 @@ _LINE_BODY = re.compile(r"^(?P<pre>[+\- ]?(?:\\n|[\s\"'`])*)(?P<body>.*?)(?P<pos
 # the markers (a test asserting on them) is not key material.
 _KEY_MATERIAL = re.compile(r"(?:\\n|[A-Za-z0-9+/=\s\"',.:\-])+")
 _BASE64_RUN = re.compile(r"[A-Za-z0-9+/=]{16,}|^[A-Za-z\-]+: ")
+_HUNK_HEADER = re.compile(r"^@@ -\d+(?:,\d+)? \+\d+(?:,\d+)? @@", re.MULTILINE)
 _LINE_BODY_PLAIN = re.compile(r"^(?P<pre>(?:\\n|[\s\"'`])*)(?P<body>.*?)(?P<post>(?:\\n|[\"'`,;\s])*)$")
 
 WINDOW_BEFORE = 256  # characters of context before a candidate that the detectors see
@@ -615,8 +616,7 @@ def _private_key_spans(text: str) -> Iterator[Finding]:
     for begin in _PEM_BEGIN.finditer(text):
         end = _PEM_END.search(text, begin.end())
         next_begin = _PEM_BEGIN.search(text, begin.end())
-        line_start = text.rfind("\n", 0, begin.start()) + 1
-        diff_prefix = text[line_start:begin.start()] in ("+", "-", " ")  # a patch line
+        diff_prefix = _in_patch(text, text.rfind("\n", 0, begin.start()) + 1, begin.start())
         if end is not None and (next_begin is None or end.start() < next_begin.start()):
             yield from _body_spans(text, begin.end(), end.start(), diff_prefix)
         else:
@@ -640,11 +640,20 @@ def _private_key_spans(text: str) -> Iterator[Finding]:
             stop = text.find("\n", stop + 1)
         stop = len(text) if stop < 0 else stop
         if start >= 0:
-            line_start = text.rfind("\n", 0, putty.start()) + 1
-            yield from _body_spans(text, start, stop, text[line_start:putty.start()] in ("+", "-", " "))
+            yield from _body_spans(text, start, stop, _in_patch(text, text.rfind("\n", 0, putty.start()) + 1, putty.start()))
         mac = _PUTTY_MAC.search(text, putty.end())
         if mac is not None:
             yield Finding("private_key", *mac.span("v"))
+
+
+def _in_patch(text: str, line_start: int, marker: int) -> bool:
+    """Whether the marker's line is a line of a unified diff: git's +/-/space mark right
+    before the marker, or anywhere before it on a line after a hunk header. Then every line of
+    the key keeps its first character: a mark taken with the key would turn the line into
+    context and change the hunk's line counts (`+KEY = '-----BEGIN ...` in a patch)."""
+    if text[line_start:line_start + 1] not in ("+", "-", " "):
+        return False
+    return marker == line_start + 1 or _HUNK_HEADER.search(text, 0, line_start) is not None
 
 
 def _body_spans(text: str, start: int, stop: int, diff_prefix: bool) -> Iterator[Finding]:
