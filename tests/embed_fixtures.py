@@ -97,3 +97,15 @@ def run_cli(capsys, monkeypatch, *args: str) -> tuple[int, str, str]:
         code = int(exc.code or 0)
     captured = capsys.readouterr()
     return code, captured.out, captured.err
+
+
+def scraped_history(root: Path) -> tuple[GitRepo, dict[str, str], Workspace]:
+    """The topic history built in root/repo, scraped into root/ws with its chunks written."""
+    from tests.gitrepo import git_test_env
+
+    (root / "home").mkdir()
+    repo = GitRepo(root / "repo", git_test_env(root / "home"))
+    hashes = build_history(repo)
+    workspace = scrape_into(repo, root / "ws")
+    write_chunks(workspace, hashes)
+    return repo, hashes, workspace

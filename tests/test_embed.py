@@ -19,8 +19,8 @@ from gitlm.embed.store.server import ServerStore
 from gitlm.embed.texts import commit_text
 from gitlm.schema import Commit, iter_jsonl
 from gitlm.workspace import Workspace
-from tests.embed_fixtures import BOB, TOPICS, build_history, needs_model, run_cli, scrape_into, write_chunks
-from tests.gitrepo import GitRepo, git_test_env
+from tests.embed_fixtures import BOB, TOPICS, needs_model, run_cli, scrape_into, scraped_history
+from tests.gitrepo import GitRepo
 
 pytestmark = needs_model
 
@@ -36,14 +36,7 @@ def encoder() -> Encoder:
 @pytest.fixture(scope="module")
 def history(tmp_path_factory):
     """(repo, hashes, workspace with commits.jsonl + chunks.jsonl, embedded by the CLI once)."""
-    root = tmp_path_factory.mktemp("embed")
-    home = root / "home"
-    home.mkdir()
-    repo = GitRepo(root / "repo", git_test_env(home))
-    hashes = build_history(repo)
-    workspace = scrape_into(repo, root / "ws")
-    write_chunks(workspace, hashes)
-    return repo, hashes, workspace
+    return scraped_history(tmp_path_factory.mktemp("embed"))
 
 
 @pytest.fixture(scope="module")

@@ -19,8 +19,7 @@ from gitlm.embed import SemanticIndex, embed_workspace
 from gitlm.embed.encoder import Encoder
 from gitlm.serve import create_app
 from gitlm.workspace import Workspace
-from tests.embed_fixtures import TOPICS, build_history, needs_model, scrape_into, write_chunks
-from tests.gitrepo import GitRepo, git_test_env
+from tests.embed_fixtures import TOPICS, needs_model, scraped_history
 
 pytestmark = needs_model
 
@@ -31,13 +30,7 @@ SETTLE = TOPICS[0][0]
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
     """(workspace with an embedded index, a TestClient on it that requires KEY)."""
-    root = tmp_path_factory.mktemp("serve")
-    home = root / "home"
-    home.mkdir()
-    repo = GitRepo(root / "repo", git_test_env(home))
-    hashes = build_history(repo)
-    workspace = scrape_into(repo, root / "ws")
-    write_chunks(workspace, hashes)
+    _, hashes, workspace = scraped_history(tmp_path_factory.mktemp("serve"))
     encoder = Encoder(threads=2)
     embed_workspace(workspace, GitlmConfig(), encoder=encoder)
     config = GitlmConfig(serve=ServeConfig(api_key=KEY))
