@@ -131,6 +131,8 @@ class Pipeline:
             manifest = self.workspace.read_manifest()  # corrupt: stop before anything is replaced
             previous = manifest.get("phase_results") or {}
             self.refs = read_refs(self.repo, self.config.scrape.branches)
+            if not self.refs.starts:
+                raise BadInputError(f"{self.repo.path} has no commits yet (no branch, tag or HEAD points at one); nothing to run")
             for phase in self.selected:
                 result = self._phase(phase, previous.get(phase) or {})
                 self.results[phase] = result

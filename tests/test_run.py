@@ -193,6 +193,10 @@ def test_phase_selection_and_bad_names(repo, tmp_path):
     assert proc.returncode == 2 and "--train must be one of fresh, continue, skip" in proc.stderr
     proc = gitlm("run", str(tmp_path / "nowhere"), "--out", str(ws))
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1
+    empty = tmp_path / "empty"
+    subprocess.run(["git", "init", "-q", str(empty)], check=True)
+    proc = gitlm("run", str(empty), "--out", str(tmp_path / "ws-empty"))
+    assert proc.returncode == 2 and proc.stderr == f"error: {empty} has no commits yet (no branch, tag or HEAD points at one); nothing to run\n"
 
 
 def _yaml(tmp_path: Path, config: GitlmConfig) -> str:
