@@ -1,6 +1,6 @@
 """Benchmark `gitlm tokenize` against bare `tokenizers` encode_batch on the same texts, in one run.
 
-    .venv/bin/python bench/tokenize.py bench/.work/pallets-flask.git bench/.work/ipython-ipython.git \\
+    .venv/bin/python bench/tokens.py bench/.work/pallets-flask.git bench/.work/ipython-ipython.git \\
         [--work /tmp/gitlm-bench-tokenize] [--throughput-strategies semantic diff-aware] [--rss-strategy diff-aware]
         [--dedup-baseline OLD_DEDUP.py]    # e.g. from `git show 1331ce7:gitlm/privacy/dedup.py`
 

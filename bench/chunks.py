@@ -1,6 +1,6 @@
 """Benchmark `gitlm chunk` against `gitlm scrape` of the same repository, in one run.
 
-    .venv/bin/python bench/chunk.py bench/.work/pallets-flask.git bench/.work/ipython-ipython.git [--out /tmp/chunk-bench]
+    .venv/bin/python bench/chunks.py bench/.work/pallets-flask.git bench/.work/ipython-ipython.git [--out /tmp/chunk-bench]
         [--derive-check python,javascript]
 
 The issue's target: chunking a repository takes no longer than scraping it. For each
