@@ -22,12 +22,13 @@ TRAINING_REPORT = "report/training_report.json"
 
 
 def write_run_report(workspace: Workspace, results: dict[str, Any]) -> list[str]:
-    """Write the run's report files; record the phase; return the files (workspace-relative)."""
+    """Write the run's report files; record the phase; return the files (workspace-relative).
+
+    `results`: this run's PhaseResults by name; phases it did not select are reported as
+    MANIFEST.json's phase_results last recorded them."""
     timer = PhaseTimer()
     manifest = workspace.read_manifest()
-    phases = {name: (r.as_dict() if hasattr(r, "as_dict") else dict(r)) for name, r in results.items()}
-    for name, previous in (manifest.get("phase_results") or {}).items():
-        phases.setdefault(name, previous)
+    phases = dict(manifest.get("phase_results") or {}) | {name: r.as_dict() for name, r in results.items()}
     training = _training_report(workspace)
     summary = {
         "repository": manifest.get("repository"),

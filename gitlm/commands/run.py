@@ -67,11 +67,8 @@ def run(
     A re-run skips the phases whose inputs did not change and, after new commits, scrapes,
     chunks and embeds only the new ones.
     """
-    from gitlm.errors import BadInputError
-    from gitlm.pipeline import TRAIN_MODES, Pipeline
+    from gitlm.pipeline import Pipeline
 
-    if train_mode not in TRAIN_MODES:
-        raise BadInputError(f"--train must be one of {', '.join(TRAIN_MODES)}, not {train_mode!r}")
     config = load_config(config_file, {"out": out_dir, "train": {"model": model, "max_steps": max_steps}})
     pipeline = Pipeline(repo, config, only=only, skip=skip, continue_on_error=continue_on_error,
                         train_mode=train_mode, observer=_Console(verbose))

@@ -155,7 +155,8 @@ def embed_workspace(
                 added = {job[0]: getattr(stats, job[0]).appended for job in jobs}
                 if all(ids is not None for ids in added.values()) and _exports_match(
                         workspace, jobs, indexed - sum(len(ids) for ids in added.values())):
-                    outputs = _extend_exports(workspace, store, jobs, added)
+                    kept = {kind: getattr(stats, kind).indexed_points - len(ids) for kind, ids in added.items()}
+                    outputs = _extend_exports(workspace, store, jobs, added, kept)
                 else:
                     outputs = _write_exports(workspace, store, jobs)
                 stats.exports_written = True
@@ -284,10 +285,12 @@ def _write_exports(workspace: Workspace, store: VectorStore, jobs: list[tuple]) 
     return outputs + [points_name]
 
 
-def _extend_exports(workspace: Workspace, store: VectorStore, jobs: list[tuple], added: dict[str, list[str]]) -> list[str]:
-    """Exports of an appended-only run: the previous files, then the new points of each kind
-    (commits before chunks in qdrant_points.json, as _write_exports orders them). Copying the
-    earlier lines as bytes is what makes a one-commit re-run cheap."""
+def _extend_exports(workspace: Workspace, store: VectorStore, jobs: list[tuple], added: dict[str, list[str]],
+                    kept: dict[str, int]) -> list[str]:
+    """Exports of an appended-only run: the previous files (`kept` points of each kind), then
+    the new points of each kind (commits before chunks in qdrant_points.json, as
+    _write_exports orders them). Copying the earlier lines as bytes is what makes a
+    one-commit re-run cheap."""
     points_name = f"{EMBEDDINGS_DIR}/{POINTS_FILE}"
     outputs = []
     new_points = {kind: [] for kind in added}
@@ -306,9 +309,8 @@ def _extend_exports(workspace: Workspace, store: VectorStore, jobs: list[tuple],
         points = PointsWriter(handle)
         lines = iter(earlier)
         next(lines)  # "["
-        for kind, source, *_ in jobs:
-            kept = _count_lines(workspace, f"{EMBEDDINGS_DIR}/{kind}.jsonl") - len(new_points[kind])
-            for line in islice(lines, kept):
+        for kind, *_ in jobs:
+            for line in islice(lines, kept[kind]):
                 points.write_element(line.rstrip(b"\n").rstrip(b","))
             for point in new_points[kind]:
                 points.write(point)

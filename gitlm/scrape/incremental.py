@@ -86,7 +86,7 @@ def append_new_commits(
     large = LargeBlobs(repo, privacy.max_file_size) if privacy.max_file_size else None
     steps = Privacy(privacy, large)
     try:
-        index.build(repo)
+        walked = index.build(repo)
         items = index.oldest_first(*walk_window(config))
         history = FileHistory()
         kept = _copy_recorded(recorded, items, refs, history, stats, out)
@@ -94,19 +94,16 @@ def append_new_commits(
             return None
         if large is not None:
             large.wait()
-        new_items = list(items)  # what is left of the walk: the new commits (hash + mask each)
         if on_start is not None:
-            on_start(len(new_items))
+            on_start(walked - kept)  # what is left of the walk: the new commits (fewer with --since/--until)
         new = 0
-        for commit in stream_commits(repo, config, refs, iter(new_items), history, stats, temp_dir, steps):
+        # the rest of the walk; with nothing new, stream_commits still finishes the stats
+        for commit in stream_commits(repo, config, refs, items, history, stats, temp_dir, steps):
             out.write(encode_commit(commit))
             out.write(b"\n")
             new += 1
             if on_commit is not None:
                 on_commit()
-        if not new_items:  # stream_commits sets these at its end; with nothing new it did not run
-            stats.files_touched = len(history.paths_seen)
-            steps.finish(stats)
         _carry_over(stats, previous_stats)
         return kept, new
     finally:
