@@ -156,6 +156,27 @@ def test_truncated_patches_are_recomputed_from_the_blobs(make_repo, tmp_path):
     ]
 
 
+def test_recomputed_patches_break_lines_at_newlines_only(make_repo, tmp_path):
+    """A form feed or a lone carriage return inside a line (str.splitlines would break there)
+    does not shift the recomputed diff's lines against the file's."""
+    repo = make_repo()
+    body = "".join(f"    x{i} = {i}\n" for i in range(40))
+    odd = "# section\x0c break and a lone\r return\n\n\n"
+    repo.write("big.py", f"{odd}def first():\n{body}    return 0\n\n\ndef second():\n    return 2\n")
+    repo.commit("Initial")
+    repo.write("big.py", f"{odd}def first():\n{body.replace('x5 = 5', 'x5 = 55')}    return 0\n\n\ndef second():\n    return 3\n")
+    repo.commit("Change both")
+    full, _ = _chunk(repo, tmp_path)
+    cut, stats = _chunk(repo, tmp_path, name="cut", scrape={"max_patch_bytes": 120})
+    assert stats.patches_recomputed == 2
+    assert [_summary(c) for c in cut] == [_summary(c) for c in full]
+    assert [(c.old_code, c.new_code) for c in cut] == [(c.old_code, c.new_code) for c in full]
+    assert [_summary(c) for c in full][-2:] == [
+        ("big.py", "M", "modified_function", "function", "first", [4, 45], 1, 1),
+        ("big.py", "M", "modified_function", "function", "second", [48, 49], 1, 1),
+    ]
+
+
 def test_secrets_are_redacted_from_code(make_repo, tmp_path):
     repo = make_repo()
     repo.write("settings.py", "def keys():\n    return None\n")
@@ -356,6 +377,32 @@ def test_versions_written_by_skipped_merges_are_derived_not_parsed(make_repo, tm
         assert stats.full_parses == 1  # the initial version only
         assert stats.incremental_parses == 4  # two branch changes; the merged version; the last one
         assert stats.merges_skipped == 1
+
+
+def test_outlines_outlive_their_blobs_in_the_cache(make_repo):
+    """A version pushed out of the blob cache is read from git again when the file next
+    changes, with the outline it had (no second full parse); an outline larger than the
+    outline budget is not kept."""
+    from gitlm.chunk.blobs import BlobRequest, BlobStore
+    from gitlm.scrape.git import open_repository
+
+    repo = make_repo()
+    repo.write("a.py", "def f():\n    return 1\n")
+    repo.write("big.py", "x = 1\n" * 100_000)  # 600 KB: twice that is over a 1 MB cache
+    first = repo.commit("Add")
+    with BlobStore(open_repository(repo.path), cache_bytes=1 << 20) as store:
+        small_id = repo.git("rev-parse", f"{first}:a.py").strip()
+        big_id = repo.git("rev-parse", f"{first}:big.py").strip()
+        (small,) = store.get_many([BlobRequest(small_id, first, "a.py")])
+        small.outline = ("python", "an outline")
+        (big,) = store.get_many([BlobRequest(big_id, first, "big.py")])
+        big.outline = ("python", "too large to keep")
+        assert store.cached(small_id) is None  # pushed out by big.py
+        (again,) = store.get_many([BlobRequest(small_id, first, "a.py")])  # pushes big.py out
+        assert again is not small and again.outline == ("python", "an outline")
+        (big_again,) = store.get_many([BlobRequest(big_id, first, "big.py")])
+        assert big_again.outline is None
+        assert store.reads == 4
 
 
 def test_a_file_that_does_not_parse_is_not_parsed_in_full_at_every_change(make_repo, tmp_path):

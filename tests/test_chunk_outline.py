@@ -341,3 +341,65 @@ def test_derived_outline_equals_a_full_parse(language):
         assert _shape(outline.entries) == _shape(full.entries), (language, new_lines)
     incremental = ANALYZERS[language].incremental
     assert derived > (len(old_lines) if incremental else -1)
+
+
+class _RangeRecorder:
+    """Stands in for an Extractor's parser and records the lines of each region parse."""
+
+    def __init__(self, parser):
+        self._parser = parser
+        self.regions: list[list[tuple[int, int]]] = []
+
+    @property
+    def included_ranges(self):
+        return self._parser.included_ranges
+
+    @included_ranges.setter
+    def included_ranges(self, ranges):
+        if ranges:
+            self.regions.append([(r.start_point.row, r.end_point.row) for r in ranges])
+        self._parser.included_ranges = ranges
+
+    def parse(self, *args):
+        return self._parser.parse(*args)
+
+
+INSERTIONS = [
+    # (language, old text, line to insert at, inserted lines, whether only the new text is re-parsed)
+    ("python", "def a():\n    return 1\n\n\ndef b():\n    return 2\n", 3,
+     ["def new(x):", "    return x", "", ""], True),
+    ("python", "class A:\n    def a(self):\n        return 1\n\n\nclass B:\n    pass\n", 4,
+     ["    # a method after blank lines: the class's, not the module's", "    def later(self):", "        pass", "", ""], False),
+    ("python", "def main():\n    x = 1\n\n\ndef other():\n    pass\n", 3,
+     ["    # indented comments after a blank line stay in main's body", "    # (tree-sitter keeps them there)", ""], False),
+    ("python", "def main():\n    x = 1\n\n\ndef other():\n    pass\n", 3,
+     ["# a comment at column 0 after a blank line is the module's", ""], True),
+    ("javascript", "function a() {\n  return 1;\n}\n\nfunction b() {\n  return 2;\n}\n", 4,
+     ["function inserted(x) {", "  return x;", "}  // inserted", ""], True),
+    ("rust", "fn a() -> u8 {\n    1\n}\n\nfn b() -> u8 {\n    2\n}\n", 4,
+     ["/// documented", "fn inserted() {}", ""], True),
+    ("toml", "[a]\nx = 1\n\n[b]\ny = 2\n", 3, ["z = 3", ""], False),  # still the table [a]'s key
+]
+
+
+@pytest.mark.parametrize("language,text,at,inserted,alone", INSERTIONS)
+def test_derived_outline_after_an_insertion_between_entries(language, text, at, inserted, alone):
+    """Text inserted in the blank lines between two entries: the derived outline equals a
+    full parse; where the grammar lets a blank line separate entries (Python, JavaScript,
+    Rust, ...) and the text does not continue the entry above, only the new text is
+    re-parsed, not its neighbours."""
+    extractor = Extractor(ANALYZERS[language], 1792)
+    old_lines = text.splitlines()
+    old_data = text.encode()
+    old = extractor.parse(old_data, LineIndex(old_data))
+    new_lines = old_lines[:at] + inserted + old_lines[at:]
+    new_data = ("\n".join(new_lines) + "\n").encode()
+    lines = LineIndex(new_data)
+    (block,) = diff_texts(old_lines, new_lines).blocks
+    recorder = extractor.parser = _RangeRecorder(extractor.parser)
+    derived = extractor.derive(old, [block], new_data, lines)
+    extractor.parser = recorder._parser
+    full = extractor.parse(new_data, lines)
+    assert derived is not None and not full.has_error
+    assert _shape(derived.entries) == _shape(full.entries)
+    assert (recorder.regions[-1] == [block[2:]]) == alone, recorder.regions  # the parse that was kept

@@ -90,6 +90,11 @@ class BlobStore:
         self.cache_bytes = cache_bytes
         self._cache: OrderedDict[str, Blob] = OrderedDict()
         self._cached_bytes = 0
+        # outlines of evicted blobs, by the bytes they describe (an outline takes a fraction
+        # of its text): a version read again, as when a branch comes back to an old file,
+        # needs no full parse
+        self._outlines: OrderedDict[str, tuple[Any, int]] = OrderedDict()
+        self._outline_bytes = 0
         self._pending: dict[str, _Slot] = {}
         self._proc: subprocess.Popen | None = None
         self._stderr: Any = None
@@ -191,6 +196,10 @@ class BlobStore:
                 item.blob = Blob(key or item.name.decode("utf-8", "surrogateescape"), item.data)
                 item.data = None
                 if key is not None:
+                    kept = self._outlines.pop(key, None)
+                    if kept is not None:
+                        item.blob.outline = kept[0]
+                        self._outline_bytes -= kept[1]
                     self._cache_put(key, item.blob)
             if item.request.oid is not None:
                 self._pending.pop(item.request.oid, None)
@@ -214,8 +223,19 @@ class BlobStore:
         self._cache[key] = blob
         self._cached_bytes += 2 * len(blob.data)
         while self._cached_bytes > self.cache_bytes and len(self._cache) > 1:
-            _, old = self._cache.popitem(last=False)
+            old_key, old = self._cache.popitem(last=False)
             self._cached_bytes -= 2 * len(old.data)
+            if old.outline is not None:
+                self._keep_outline(old_key, old.outline, len(old.data))
+
+    def _keep_outline(self, key: str, outline: Any, size: int) -> None:
+        if size > self.cache_bytes // 4:
+            return  # it would push out every other one
+        outlines = self._outlines
+        outlines[key] = (outline, size)
+        self._outline_bytes += size
+        while self._outline_bytes > self.cache_bytes // 4 and outlines:
+            self._outline_bytes -= outlines.popitem(last=False)[1][1]
 
     def _send(self, slots: list[_Slot]) -> None:
         """Queue the requests; they are written to git in one go when an answer is needed

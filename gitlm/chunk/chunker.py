@@ -339,7 +339,10 @@ class Chunker:
 
     def _text_lines(self, blob: Blob) -> list[str]:
         if blob.text_lines is None:
-            blob.text_lines = self._decode(blob.data).splitlines()
+            # lines end at "\n" only, as in git's patches and LineIndex (str.splitlines would
+            # also break at "\r", form feeds and other separators, shifting every block after)
+            text = self._decode(blob.data)
+            blob.text_lines = text[:-1].split("\n") if text.endswith("\n") else text.split("\n") if text else []
         return blob.text_lines
 
     def _decode(self, data: bytes) -> str:

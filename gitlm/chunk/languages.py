@@ -70,6 +70,12 @@ class Analyzer:
     # error, so re-parsed entries must sit at their level's indentation (this comment prefix
     # marks lines that may sit anywhere).
     indented: bytes | None = None
+    # Whether text after a blank line can never continue the entry above it, except where a
+    # region parse fails or the indentation check (`indented`) rejects it: then a change
+    # re-parses only the entries it overlaps or borders directly (and its own new text), not
+    # its neighbours across blank lines; a wider region is re-parsed when that fails. Not
+    # TOML: keys after a blank line still belong to the table above.
+    blank_separates: bool = False
 
     @property
     def language(self) -> tree_sitter.Language:
@@ -156,7 +162,7 @@ def python_module(path: str) -> str | None:
 PYTHON = Analyzer(
     "python", lambda: _grammar("tree_sitter_python"),
     {**_PYTHON_DEFINITIONS, "decorated_definition": _python_decorated},
-    attach=frozenset({"comment"}), module_path=python_module, indented=b"#",
+    attach=frozenset({"comment"}), module_path=python_module, indented=b"#", blank_separates=True,
 )
 
 
@@ -222,7 +228,7 @@ RUST = Analyzer(
         "macro_definition": _named("function"),
     },
     attach=frozenset({"line_comment", "block_comment", "attribute_item"}),
-    separator="::", module_path=rust_module,
+    separator="::", module_path=rust_module, blank_separates=True,
 )
 
 
@@ -374,15 +380,15 @@ def js_module(path: str) -> str | None:
 
 JAVASCRIPT = Analyzer(
     "javascript", lambda: _grammar("tree_sitter_javascript"), _JS_RULES,
-    attach=frozenset({"comment"}), module_path=js_module,
+    attach=frozenset({"comment"}), module_path=js_module, blank_separates=True,
 )
 TYPESCRIPT = Analyzer(
     "typescript", lambda: _grammar("tree_sitter_typescript", "language_typescript"), {**_JS_RULES, **_TS_RULES},
-    attach=frozenset({"comment"}), module_path=js_module,
+    attach=frozenset({"comment"}), module_path=js_module, blank_separates=True,
 )
 TSX = Analyzer(
     "tsx", lambda: _grammar("tree_sitter_typescript", "language_tsx"), {**_JS_RULES, **_TS_RULES},
-    attach=frozenset({"comment"}), module_path=js_module,
+    attach=frozenset({"comment"}), module_path=js_module, blank_separates=True,
 )
 
 
@@ -435,7 +441,7 @@ GO = Analyzer(
         "method_declaration": _go_method,
         "type_declaration": _go_type,
     },
-    attach=frozenset({"comment"}), module_path=go_module,
+    attach=frozenset({"comment"}), module_path=go_module, blank_separates=True,
 )
 
 
@@ -473,7 +479,7 @@ JAVA = Analyzer(
         "method_declaration": _named("function", body="body", test=_java_test),
         "constructor_declaration": _named("function", body="body"),
     },
-    attach=frozenset({"line_comment", "block_comment"}), module_path=java_module,
+    attach=frozenset({"line_comment", "block_comment"}), module_path=java_module, blank_separates=True,
 )
 
 
@@ -583,7 +589,7 @@ C = Analyzer(
     "c", lambda: _grammar("tree_sitter_c"), _C_RULES,
     attach=frozenset({"comment"}), skip=frozenset({"identifier", "preproc_defined", "binary_expression", "parenthesized_expression",
                                                    "unary_expression", "call_expression", "number_literal"}),
-    module_path=c_module,
+    module_path=c_module, blank_separates=True,
 )
 
 
@@ -606,7 +612,7 @@ CPP = Analyzer(
         "linkage_specification": lambda node, leading: Found("block", None, node.child_by_field_name("body"), nested=True),
         "declaration": _wrapped_type(lambda: CPP.rules),
     },
-    attach=frozenset({"comment"}), skip=C.skip, separator="::", module_path=c_module,
+    attach=frozenset({"comment"}), skip=C.skip, separator="::", module_path=c_module, blank_separates=True,
 )
 
 

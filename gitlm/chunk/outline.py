@@ -283,23 +283,27 @@ class Extractor:
             return old
         self._lines = lines
         self._data = data
-        # each block with the old lines it reaches: blank lines around a change do not
-        # separate it from its neighbours (text inserted after a blank line may continue the
-        # entry above it)
-        reach = [(os_, oe, ns, ne, os_ - _blank_run(data, lines, ns, -1), oe + _blank_run(data, lines, ne, 1))
+        # each block with the old lines it reaches, two ways: across the blank lines around
+        # it (text inserted after a blank line may continue the entry above it), and, where the
+        # grammar allows (Analyzer.blank_separates), only to the entries it overlaps or
+        # borders directly, tried first (new text that starts or ends with a blank line
+        # borders nothing on that side)
+        reach = [(os_, oe, ns, ne, os_ - _blank_run(data, lines, ns, -1), oe + _blank_run(data, lines, ne, 1),
+                  os_ + (ns < ne and _indent(data, lines, ns) is None), oe - (ns < ne and _indent(data, lines, ne - 1) is None))
                  for os_, oe, ns, ne in blocks]
         result = self._level(old.entries, 0, 0, reach, [], data, lines)
         return Outline(tuple(result)) if result is not None else None
 
-    def _clusters(self, entries: Sequence[Entry], base_old: int, blocks: Sequence[Block], data: bytes, lines: LineIndex) -> list[_Cluster]:
-        """Group the blocks by the runs of entries they touch (a block touches the entries it
-        overlaps or borders, across blank lines; one in a gap touches both neighbours)."""
+    def _clusters(self, entries: Sequence[Entry], base_old: int, blocks: Sequence[Block], narrow: bool) -> list[_Cluster]:
+        """Group the blocks by the runs of entries they touch: a block touches the entries it
+        overlaps or borders, across blank lines (one in a gap touches both neighbours); when
+        `narrow`, only those it overlaps or borders directly (one in a gap may touch none)."""
         starts = _starts(entries)
         count = len(entries)
         spans: list[tuple[int, int, Block]] = []
         for block in blocks:
-            rs = block[4] - base_old
-            re_ = block[5] - base_old
+            rs = (block[6] if narrow else block[4]) - base_old
+            re_ = (block[7] if narrow else block[5]) - base_old
             k = bisect_right(starts, re_) - 1
             last, first = k, None
             while k >= 0 and entries[k].end >= rs:
@@ -307,7 +311,10 @@ class Extractor:
                 k -= 1
             if first is None:
                 after = bisect_right(starts, re_)
-                first, last = max(after - 1, 0), min(after, count - 1)
+                if narrow:
+                    first, last = after, after - 1  # an empty run: only the new text is parsed
+                else:
+                    first, last = max(after - 1, 0), min(after, count - 1)
             spans.append((first, last, block))
         spans.sort(key=lambda span: (span[0], span[1]))
         clusters: list[_Cluster] = []
@@ -334,10 +341,20 @@ class Extractor:
 
     def _level(self, entries: Sequence[Entry], base_old: int, base_new: int, blocks: Sequence[Block],
                ancestors: list[tuple[Entry, int, int]], data: bytes, lines: LineIndex) -> list[Entry] | None:
-        """This level's new entries (relative to base_new). Each run of touched entries is
-        either one container whose body holds all its changes (recurse into it) or is
-        re-parsed; all re-parsed runs of a level go through one tree-sitter call."""
-        clusters = self._clusters(entries, base_old, blocks, data, lines)
+        """This level's new entries (relative to base_new): with the narrow runs of touched
+        entries first where the grammar allows, then with the wide ones (see _clusters)."""
+        if self.analyzer.blank_separates:
+            out = self._level_once(entries, base_old, base_new, blocks, ancestors, data, lines, True)
+            if out is not None:
+                return out
+        return self._level_once(entries, base_old, base_new, blocks, ancestors, data, lines, False)
+
+    def _level_once(self, entries: Sequence[Entry], base_old: int, base_new: int, blocks: Sequence[Block],
+                    ancestors: list[tuple[Entry, int, int]], data: bytes, lines: LineIndex, narrow: bool) -> list[Entry] | None:
+        """Each run of touched entries is either one container whose body holds all its
+        changes (recurse into it) or is re-parsed; all re-parsed runs of a level go through
+        one tree-sitter call."""
+        clusters = self._clusters(entries, base_old, blocks, narrow)
         shift = 0
         reparse: list[_Cluster] = []
         for cluster in clusters:
@@ -353,7 +370,7 @@ class Extractor:
                     cluster.fresh = [replacement]
                     continue
             reparse.append(cluster)
-        if reparse and not self._reparse(reparse, entries, clusters, base_new, ancestors, data, lines):
+        if reparse and not self._reparse(reparse, entries, clusters, base_new, ancestors, data, lines, narrow):
             return None
         out: list[Entry] = []
         index = 0
@@ -389,10 +406,10 @@ class Extractor:
         return updated
 
     def _reparse(self, reparse: list[_Cluster], entries: Sequence[Entry], clusters: list[_Cluster], base_new: int,
-                 ancestors: list[tuple[Entry, int, int]], data: bytes, lines: LineIndex) -> bool:
+                 ancestors: list[tuple[Entry, int, int]], data: bytes, lines: LineIndex, narrow: bool) -> bool:
         """Parse the clusters' new lines inside the ancestors' header and closing lines and
         give each cluster its fresh entries; False when the text does not parse cleanly or
-        does not stay where it was (then the level above re-parses more)."""
+        does not stay where it was (then wider runs, or the level above, re-parse more)."""
         spans = [(start, start + entry.head) for entry, start, _ in ancestors]
         spans += [(c.new_lo, c.new_hi) for c in reparse]
         spans += [(end - entry.tail, end) for entry, _, end in reversed(ancestors)]
@@ -445,6 +462,10 @@ class Extractor:
             reparse[position].fresh.append(entry)
         if self.analyzer.indented is not None:
             expected = 0 if not ancestors else self._level_indent(entries, clusters, reparse, base_new, data, lines)
+            if narrow and (expected is None or not all(_first_indent(data, lines, c.new_lo, c.new_hi) in (None, expected)
+                                                        for c in reparse)):
+                # a region that starts deeper (a comment included) continues the entry above
+                return False
             if expected is not None and not all(self._indent_ok(c.fresh, base_new, expected, data, lines) for c in reparse):
                 return False
         return True
@@ -526,9 +547,21 @@ def _blank_run(data: bytes, lines: LineIndex, line: int, step: int) -> int:
 
 
 def _indent(data: bytes, lines: LineIndex, line: int) -> int | None:
+    """A line's indentation; None for a blank line (or one past the end)."""
+    if not 0 <= line < lines.count:
+        return None
     text = data[lines.byte(line):lines.byte(line + 1)]
     body = text.lstrip(b" \t")
     return len(text) - len(body) if body.strip() else None
+
+
+def _first_indent(data: bytes, lines: LineIndex, lo: int, hi: int) -> int | None:
+    """The indentation of the first line in [lo, hi) that is not blank (None when all are)."""
+    for line in range(lo, hi):
+        indent = _indent(data, lines, line)
+        if indent is not None:
+            return indent
+    return None
 
 
 def _last_text_line(data: bytes, lines: LineIndex, lo: int, hi: int) -> int:

@@ -95,7 +95,7 @@ class Router:
 
 def chunk_parallel(commits: Iterable[Commit], repo: Repository, config: GitlmConfig, stats: ChunkStats,
                    workers: int, history: Iterable[Commit] = (), patches_redacted: bool = False) -> Iterator[bytes]:
-    """chunks.jsonl lines (without line ends) for the commits, chunked by `workers` processes
+    """chunks.jsonl lines (with their line ends) for the commits, chunked by `workers` processes
     (see the module docstring); `history` (commits chunked before, oldest first) only feeds
     the co-change counts; `patches_redacted` as for Chunker."""
     context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
@@ -201,7 +201,7 @@ def _receive(batch: list[Commit], main: Chunker, outboxes: list, processes: list
         number = 0
         for _, lines in sorted(chunks[position], key=lambda item: item[0]):
             for line in lines:
-                yield b'{"chunk_id":"%s_%d"%s' % (commit.hash.encode(), number, line[len(_ID_FIELD):])
+                yield b'{"chunk_id":"%s_%d"%s\n' % (commit.hash.encode(), number, line[len(_ID_FIELD):])
                 number += 1
         stats.commits_with_chunks += number > 0
 

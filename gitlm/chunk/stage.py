@@ -58,7 +58,7 @@ def chunk_commits(commits: Iterator[Commit], repo: Repository | Path | str, conf
 
 def _chunk_lines(commits: Iterator[Commit], repo: Repository | Path | str, config: GitlmConfig,
                  stats: ChunkStats | None, history: Iterable[Any], patches_redacted: bool = False) -> Iterator[bytes]:
-    """chunks.jsonl lines (without line ends): from the worker processes as they encoded
+    """chunks.jsonl lines (with their line ends): from the worker processes as they encoded
     them, or encoded here. `patches_redacted`: the commits' patches went through a redactor
     with this config's settings (see Chunker)."""
     if _workers(config) > 1:
@@ -67,7 +67,7 @@ def _chunk_lines(commits: Iterator[Commit], repo: Repository | Path | str, confi
         yield from chunk_parallel(commits, repo, config, stats, _workers(config), history, patches_redacted)
         return
     for chunk in _chunk_here(commits, repo, config, stats, history, patches_redacted):
-        yield encode_record(chunk)
+        yield encode_record(chunk) + b"\n"
 
 
 def _chunk_here(commits: Iterator[Commit], repo: Repository | Path | str, config: GitlmConfig,
@@ -154,7 +154,7 @@ def chunk_workspace(
                         out.write(line)
                         total_chunks += 1
             for line in _chunk_lines(commits(), repository, config, stats, history, _patches_redacted(scrape, config)):
-                out.write(line + b"\n")
+                out.write(line)
                 total_chunks += 1
         workspace.record_phase("chunk", {
             "status": "completed",
