@@ -129,7 +129,9 @@ class Workspace:
         target.parent.mkdir(parents=True, exist_ok=True)
         temp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
         try:
-            with open(temp, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as handle:
+            # binary outputs are written a line at a time: a 1 MiB buffer makes that a few
+            # large writes instead of a system call every few lines
+            with open(temp, mode, **({"buffering": 1 << 20} if "b" in mode else {"encoding": "utf-8"})) as handle:
                 yield handle
                 handle.flush()
                 os.fsync(handle.fileno())

@@ -179,14 +179,17 @@ class Diff:
             plus, minus, note = piece_marks.count("+"), piece_marks.count("-"), piece_marks.count("\\")
             context_lines = len(piece_marks) - plus - minus - note
             old_count, new_count = context_lines + minus, context_lines + plus
+            # a range (the common case) is sliced; kept lines picked one by one otherwise
+            piece_lines = lines[piece.start:piece.stop] if isinstance(piece, range) else [lines[k] for k in piece]
             if minus:
-                removed.extend([lines[k][1:] for k, mark in zip(piece, piece_marks) if mark == "-"])
+                removed.extend([line[1:] for line, mark in zip(piece_lines, piece_marks) if mark == "-"])
             if plus:
-                added.extend([lines[k][1:] for k, mark in zip(piece, piece_marks) if mark == "+"])
+                added.extend([line[1:] for line, mark in zip(piece_lines, piece_marks) if mark == "+"])
             old_first = olds[piece[0]] + (1 if old_count else 0)
             new_first = news[piece[0]] + (1 if new_count else 0)
             parts.append(f"@@ -{_range(old_first, old_count)} +{_range(new_first, new_count)} @@{hunk.heading}\n")
-            parts.extend([lines[k] + "\n" for k in piece])
+            parts.append("\n".join(piece_lines))
+            parts.append("\n")
         return Clip("".join(parts), removed, added)
 
     def _hunks_within(self, o_lo: int, o_hi: int, n_lo: int, n_hi: int) -> list[Hunk]:
@@ -200,10 +203,12 @@ class Diff:
         hunks, bounds = self._index
         if bounds is None:  # hunks out of order (not from git): all of them
             return hunks
-        chosen = set(range(bisect_left(bounds[1], o_lo), bisect_left(bounds[0], o_hi))) if o_hi > o_lo else set()
-        if n_hi > n_lo:
-            chosen.update(range(bisect_left(bounds[3], n_lo), bisect_left(bounds[2], n_hi)))
-        return [hunks[i] for i in sorted(chosen)]
+        old = (bisect_left(bounds[1], o_lo), bisect_left(bounds[0], o_hi)) if o_hi > o_lo else None
+        new = (bisect_left(bounds[3], n_lo), bisect_left(bounds[2], n_hi)) if n_hi > n_lo else None
+        if old is None or new is None or old == new:
+            first, stop = old or new or (0, 0)
+            return hunks[first:stop]
+        return [hunks[i] for i in sorted(set(range(*old)) | set(range(*new)))]
 
 
 def _map(blocks: Sequence[Block], line: int, end: bool, src: int, dst: int) -> int:

@@ -34,11 +34,12 @@ from gitlm.chunk.chunker import Chunker, CommitView
 from gitlm.chunk.stats import ChunkStats
 from gitlm.config import GitlmConfig
 from gitlm.errors import GitlmError
+from gitlm.gcpause import PausedGC
 from gitlm.schema import Commit, FileChange, encode_record
 from gitlm.scrape.git import Repository, open_repository
 
 BATCH = 64  # commits per message
-IN_FLIGHT = 2  # batches sent ahead of the one being written
+IN_FLIGHT = 6  # batches sent ahead of the one being written
 IN_FLIGHT_BYTES = 64 << 20  # ... while their patches stay under this
 PATHS = 200_000  # paths whose owner is remembered (the least recently changed are forgotten)
 _ID_FIELD = b'{"chunk_id":""'  # how a worker's chunk line starts (the id is the main process's)
@@ -232,11 +233,12 @@ def _work(inbox: Any, outbox: Any, repo_path: str, config_json: str, patches_red
 
             redactor = redactor_from_config(config)
         stats = ChunkStats()
-        with BlobStore(open_repository(repo_path), config.chunk.cache_mb << 20) as blobs:
+        with BlobStore(open_repository(repo_path), config.chunk.cache_mb << 20) as blobs, PausedGC() as pause:
             chunker = Chunker(blobs, config.chunk, stats, redactor.redact if redactor is not None else None, patches_redacted)
             while (message := inbox.get()) is not None:
                 prepared = []
                 for job in _jobs.decode(message[1]):
+                    pause.step()
                     if job.merge:
                         chunker.note_merge(file.change for file in job.files)
                     else:

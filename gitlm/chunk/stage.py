@@ -16,6 +16,7 @@ from gitlm.chunk.parallel import chunk_parallel
 from gitlm.chunk.stats import ChunkStats
 from gitlm.config import GitlmConfig
 from gitlm.errors import BadInputError
+from gitlm.gcpause import PausedGC
 from gitlm.schema import Chunk, Commit, encode_record, iter_jsonl
 from gitlm.scrape.git import Repository, open_repository
 from gitlm.workspace import PhaseTimer, Workspace, fingerprint, library_versions
@@ -138,16 +139,19 @@ def chunk_workspace(
             on_start(total - kept if total is not None else None)
         covered = {"n": kept, "last": previous.get("last_commit") if kept else None}
 
+        pause = PausedGC()
+
         def commits() -> Iterator[Commit]:
             for commit in records:
                 yield commit
+                pause.step()
                 covered["n"] += 1
                 covered["last"] = commit.hash
                 if on_commit is not None:
                     on_commit()
 
         total_chunks = 0
-        with workspace.atomic_writer(CHUNKS) as out:
+        with workspace.atomic_writer(CHUNKS) as out, pause:
             if kept:
                 with open(workspace.path(CHUNKS), "rb") as earlier:
                     for line in earlier:
