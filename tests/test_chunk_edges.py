@@ -177,6 +177,31 @@ def test_recomputed_patches_break_lines_at_newlines_only(make_repo, tmp_path):
     ]
 
 
+@pytest.mark.parametrize("scrape", [{}, {"max_patch_bytes": 2000}], ids=["git-patch", "recomputed"])
+def test_a_rewritten_class_is_cut_in_pieces_that_share_its_lines(make_repo, tmp_path, scrape):
+    """A line-ending conversion rewrites every line of a class too large for one chunk: one
+    block. Its pieces share the block's old lines (every -/+ line in exactly one chunk, each
+    side within the budget) instead of each taking the whole block and being cut in windows
+    over all of it (hundreds of chunks for a 10 KB file)."""
+    methods = "".join(f"    def method_{i}(self, value):\n        total = value * {i}\n        return total + {i}\n\n"
+                      for i in range(60))
+    text = f"class Big:\n    \"\"\"A class of sixty methods.\"\"\"\n\n{methods}"
+    repo = make_repo()
+    repo.write("big.py", text.replace("\n", "\r\n"))
+    repo.commit("Add with CRLF")
+    repo.write("big.py", text)
+    converted = repo.commit("CRLF -> LF")
+    chunks, stats = _chunk(repo, tmp_path, scrape=scrape, max_chunk_tokens=256)
+    pieces = [c for c in chunks if c.commit_hash == converted]
+    removed = sorted(line[1:].rstrip("\r") for c in pieces for line in c.patch.splitlines() if line.startswith("-"))
+    added = sorted(line[1:] for c in pieces for line in c.patch.split("\n") if line.startswith("+"))
+    code = sorted(line for line in text.split("\n") if line.strip())
+    assert [r for r in removed if r.strip()] == code and [a for a in added if a.strip()] == code  # each once
+    assert all(len(c.new_code or "") <= 256 * 3.5 and len((c.old_code or "").replace("\r", "")) <= 256 * 3.5 for c in pieces)
+    assert len(pieces) <= 60 + 3  # a chunk per method, and the class's own lines
+    assert stats.patches_recomputed == (2 if scrape else 0)  # both commits' patches were cut
+
+
 def test_secrets_are_redacted_from_code(make_repo, tmp_path):
     repo = make_repo()
     repo.write("settings.py", "def keys():\n    return None\n")

@@ -121,6 +121,18 @@ class Diff:
         """The new line boundary matching old line boundary `line` (as `to_old`)."""
         return _map(self.blocks, line, end, 0, 2)
 
+    def piece_to_old(self, lo: int, hi: int) -> tuple[int, int]:
+        """The old lines matching new lines [lo, hi), a piece of a unit cut in parts: as
+        to_old, except that a boundary strictly inside a block maps proportionally into the
+        block's old lines. Pieces that cut through one large block (a rewritten class, a
+        line-ending conversion) then share its old lines between them instead of each taking
+        all of them; the pieces of a unit still tile its old side."""
+        return _map_piece(self.blocks, lo, False, 2, 0), _map_piece(self.blocks, hi, True, 2, 0)
+
+    def piece_to_new(self, lo: int, hi: int) -> tuple[int, int]:
+        """The new lines matching old lines [lo, hi) (as piece_to_old)."""
+        return _map_piece(self.blocks, lo, False, 0, 2), _map_piece(self.blocks, hi, True, 0, 2)
+
     # -- the part of the diff inside a unit ---------------------------------------------------
 
     def clip(self, old: tuple[int, int] | None, new: tuple[int, int] | None, context: int = 3) -> Clip:
@@ -225,6 +237,17 @@ def _map(blocks: Sequence[Block], line: int, end: bool, src: int, dst: int) -> i
             return d_hi if end else d_lo
         shift = d_hi - s_hi
     return line + shift
+
+
+def _map_piece(blocks: Sequence[Block], line: int, end: bool, src: int, dst: int) -> int:
+    for block in blocks:
+        s_lo, s_hi = block[src], block[src + 1]
+        if s_lo >= line:
+            break
+        if line < s_hi:  # strictly inside: the same fraction of the block's other side
+            d_lo, d_hi = block[dst], block[dst + 1]
+            return d_lo + (line - s_lo) * (d_hi - d_lo) // (s_hi - s_lo)
+    return _map(blocks, line, end, src, dst)
 
 
 def _first_change(marks: str) -> int:

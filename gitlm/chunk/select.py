@@ -303,9 +303,9 @@ class Selector:
         targets: list[Target] = []
         for lo, hi in pieces:
             if use_new:
-                pair = ((diff.to_old(lo, end=False), diff.to_old(hi, end=True)) if counterpart_span else None, (lo, hi))
+                pair = (self._counterpart(diff, old, lo, hi, True) if counterpart_span else None, (lo, hi))
             else:
-                pair = ((lo, hi), (diff.to_new(lo, end=False), diff.to_new(hi, end=True)) if counterpart_span else None)
+                pair = ((lo, hi), self._counterpart(diff, new, lo, hi, False) if counterpart_span else None)
             for old_range, new_range in self._windows(old if pair[0] else None, pair[0], new if pair[1] else None, pair[1], diff):
                 window = new_range if use_new else old_range
                 piece_name = name
@@ -316,6 +316,17 @@ class Selector:
                         piece_name = f"{name}.{names[0]}" if name else names[0]
                 targets.append(Target(entry.kind, piece_name, old_range, new_range, status, entry.test, part=True))
         return targets
+
+    def _counterpart(self, diff: Diff, other: Side | None, lo: int, hi: int, to_old: bool) -> Range:
+        """The other side's lines for a piece [lo, hi) of a unit: the lines the diff maps it
+        to, unless a block cutting through the piece makes that more than a chunk's budget
+        (a rewritten class, a line-ending conversion: every piece would take the whole
+        block and be cut in windows over all of it); then the piece's share of the block."""
+        mapped = (diff.to_old(lo, end=False), diff.to_old(hi, end=True)) if to_old else \
+            (diff.to_new(lo, end=False), diff.to_new(hi, end=True))
+        if other is not None and other.lines.size(*mapped) > self.max_bytes:
+            return diff.piece_to_old(lo, hi) if to_old else diff.piece_to_new(lo, hi)
+        return mapped
 
     def _windows(self, old: Side | None, old_span: Range | None, new: Side | None, new_span: Range | None,
                  diff: Diff) -> list[tuple[Range | None, Range | None]]:
