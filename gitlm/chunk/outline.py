@@ -426,6 +426,12 @@ class Extractor:
             for cluster in reparse:
                 cluster.fresh = []
             return True
+        expected = None
+        if self.analyzer.indented is not None:
+            expected = 0 if not ancestors else self._level_indent(entries, clusters, reparse, base_new, data, lines)
+            if narrow and (expected is None or not all(_first_indent(data, lines, c.new_lo, c.new_hi) in (None, expected)
+                                                        for c in reparse)):
+                return False  # a region that starts deeper (a comment included) continues the entry above
         self.parser.included_ranges = [tree_sitter.Range((a, 0), (b, 0), lines.byte(a), lines.byte(b)) for a, b in ranges]
         try:
             root = self.parser.parse(data).root_node
@@ -460,14 +466,8 @@ class Extractor:
             if position == len(reparse) or start < reparse[position].new_lo or end > reparse[position].new_hi:
                 return False
             reparse[position].fresh.append(entry)
-        if self.analyzer.indented is not None:
-            expected = 0 if not ancestors else self._level_indent(entries, clusters, reparse, base_new, data, lines)
-            if narrow and (expected is None or not all(_first_indent(data, lines, c.new_lo, c.new_hi) in (None, expected)
-                                                        for c in reparse)):
-                # a region that starts deeper (a comment included) continues the entry above
-                return False
-            if expected is not None and not all(self._indent_ok(c.fresh, base_new, expected, data, lines) for c in reparse):
-                return False
+        if expected is not None and not all(self._indent_ok(c.fresh, base_new, expected, data, lines) for c in reparse):
+            return False
         return True
 
     def _level_indent(self, entries: Sequence[Entry], clusters: list[_Cluster], reparse: list[_Cluster],
