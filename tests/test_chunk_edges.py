@@ -186,12 +186,18 @@ def test_a_rewritten_class_is_cut_in_pieces_that_share_its_lines(make_repo, tmp_
     assert stats.patches_recomputed == (2 if scrape else 0)  # both commits' patches were cut
 
 
-def test_secrets_are_redacted_from_code(make_repo, tmp_path):
+def _repo_with_a_key(make_repo):
+    """A function that returns None, then an AWS access key."""
     repo = make_repo()
     repo.write("settings.py", "def keys():\n    return None\n")
     repo.commit("Initial")
     repo.write("settings.py", 'def keys():\n    return "AKIAIOSFODNN7EXAMPLE"\n')
     repo.commit("Add key")
+    return repo
+
+
+def test_secrets_are_redacted_from_code(make_repo, tmp_path):
+    repo = _repo_with_a_key(make_repo)
     chunks, stats = _chunk(repo, tmp_path)
     assert chunks[-1].new_code == 'def keys():\n    return "<SECRET:aws_access_key>"\n'
     assert "AKIA" not in chunks[-1].patch
@@ -346,11 +352,7 @@ def test_private_key_in_a_string_keeps_the_patch_lines(make_repo, tmp_path):
 
 
 def test_patches_the_scrape_kept_secrets_in_are_redacted(make_repo, tmp_path):
-    repo = make_repo()
-    repo.write("settings.py", "def keys():\n    return None\n")
-    repo.commit("Initial")
-    repo.write("settings.py", 'def keys():\n    return "AKIAIOSFODNN7EXAMPLE"\n')
-    repo.commit("Add key")
+    repo = _repo_with_a_key(make_repo)
     config = GitlmConfig(out=tmp_path / "ws", privacy={"redact_secrets": False}, chunk={"min_chunk_tokens": 0})
     scrape_to_workspace(repo.path, config)
     assert "AKIAIOSFODNN7EXAMPLE" in (tmp_path / "ws" / "commits.jsonl").read_text()

@@ -229,12 +229,13 @@ class BlobStore:
                 self._keep_outline(old_key, old.outline, len(old.data))
 
     def _keep_outline(self, key: str, outline: Any, size: int) -> None:
-        if size > self.cache_bytes // 4:
+        budget = self.cache_bytes // 4  # counted by the text an outline describes
+        if size > budget:
             return  # it would push out every other one
         outlines = self._outlines
         outlines[key] = (outline, size)
         self._outline_bytes += size
-        while self._outline_bytes > self.cache_bytes // 4 and outlines:
+        while self._outline_bytes > budget and outlines:
             self._outline_bytes -= outlines.popitem(last=False)[1][1]
 
     def _send(self, slots: list[_Slot]) -> None:

@@ -27,6 +27,9 @@ import tree_sitter
 from gitlm.chunk.languages import UNIT_KINDS, Analyzer, Found, Node
 
 Block = tuple[int, int, int, int]
+# A block with the old lines it reaches (see derive): old start, old end, new start, new end,
+# then [lo, hi) across blank lines ("wide"), then [lo, hi) touching directly ("narrow")
+Reach = tuple[int, int, int, int, int, int, int, int]
 
 _SKIP_FIELDS = frozenset({"name", "condition", "key"})
 
@@ -294,13 +297,13 @@ class Extractor:
         result = self._level(old.entries, 0, 0, reach, [], data, lines)
         return Outline(tuple(result)) if result is not None else None
 
-    def _clusters(self, entries: Sequence[Entry], base_old: int, blocks: Sequence[Block], narrow: bool) -> list[_Cluster]:
+    def _clusters(self, entries: Sequence[Entry], base_old: int, blocks: Sequence[Reach], narrow: bool) -> list[_Cluster]:
         """Group the blocks by the runs of entries they touch: a block touches the entries it
         overlaps or borders, across blank lines (one in a gap touches both neighbours); when
         `narrow`, only those it overlaps or borders directly (one in a gap may touch none)."""
         starts = _starts(entries)
         count = len(entries)
-        spans: list[tuple[int, int, Block]] = []
+        spans: list[tuple[int, int, Reach]] = []
         for block in blocks:
             rs = (block[6] if narrow else block[4]) - base_old
             re_ = (block[7] if narrow else block[5]) - base_old
@@ -339,7 +342,7 @@ class Extractor:
                 clusters.append(cluster)
         return clusters
 
-    def _level(self, entries: Sequence[Entry], base_old: int, base_new: int, blocks: Sequence[Block],
+    def _level(self, entries: Sequence[Entry], base_old: int, base_new: int, blocks: Sequence[Reach],
                ancestors: list[tuple[Entry, int, int]], data: bytes, lines: LineIndex) -> list[Entry] | None:
         """This level's new entries (relative to base_new): with the narrow runs of touched
         entries first where the grammar allows, then with the wide ones (see _clusters)."""
@@ -349,7 +352,7 @@ class Extractor:
                 return out
         return self._level_once(entries, base_old, base_new, blocks, ancestors, data, lines, False)
 
-    def _level_once(self, entries: Sequence[Entry], base_old: int, base_new: int, blocks: Sequence[Block],
+    def _level_once(self, entries: Sequence[Entry], base_old: int, base_new: int, blocks: Sequence[Reach],
                     ancestors: list[tuple[Entry, int, int]], data: bytes, lines: LineIndex, narrow: bool) -> list[Entry] | None:
         """Each run of touched entries is either one container whose body holds all its
         changes (recurse into it) or is re-parsed; all re-parsed runs of a level go through
@@ -508,7 +511,7 @@ class _Cluster:
 
     __slots__ = ("first", "last", "blocks", "lo", "hi", "new_lo", "new_hi", "delta", "shift", "fresh")
 
-    def __init__(self, first: int, last: int, blocks: list[Block]):
+    def __init__(self, first: int, last: int, blocks: list[Reach]):
         self.first = first
         self.last = last
         self.blocks = blocks
