@@ -27,7 +27,7 @@ import msgspec
 
 from gitlm.chunk.blobs import Blob, BlobRequest, BlobStore, Ticket
 from gitlm.chunk.cochange import CoChangeTracker
-from gitlm.chunk.diff import Diff, Hunk, diff_texts, parse_patch
+from gitlm.chunk.diff import Diff, Hunk, apply_patch, diff_texts, parse_patch
 from gitlm.chunk.ini import INI, ini_outline
 from gitlm.chunk.languages import Analyzer, analyzer_for
 from gitlm.chunk.outline import Extractor, LineIndex, Outline, edited_tree
@@ -58,6 +58,8 @@ class _Plan:
     old_blob: Blob | None = None
     new_blob: Blob | None = None
     as_added: bool = False  # a copy or a root commit's file: everything is new
+    rebuild: bool = False  # the new version is built from the old one and the patch (see _rebuilt)
+    diff: Diff | None = None  # the parsed patch, once parsed
 
 
 class Draft(msgspec.Struct, array_like=True):
@@ -185,9 +187,26 @@ class Chunker:
                     plan.new_blob = next(blobs)
         out = []
         for plan in plans:
+            if plan.rebuild:
+                plan.new_blob = self._rebuilt(commit, plan)
             out.append((plan.index, self._drafts(commit, plan)))
-            plan.old_blob = plan.new_blob = None
+            plan.old_blob = plan.new_blob = plan.diff = None
         return out
+
+    def _rebuilt(self, commit: CommitView | Commit, plan: _Plan) -> Blob | None:
+        """A modified file's new version: its old version with git's patch applied, kept when
+        it hashes to the id git recorded (a patch the scrape redacted or decoded with
+        replacement characters does not), else read from git (see BlobStore)."""
+        change = plan.change
+        old = plan.old_blob
+        if old is not None and change.patch is not None and change.new_blob is not None:
+            diff = plan.diff = parse_patch(change.patch)
+            if diff.consistent:
+                lines = _lines(old)
+                data = apply_patch(diff, old.data, lines.byte, lines.count)
+                if data is not None and self.blobs.matches(change.new_blob, data):
+                    return self.blobs.put(change.new_blob, data)
+        return self.blobs.fetch(BlobRequest(change.new_blob, commit.hash, change.path))
 
     def _finish(self, commit: Commit, plans: list[_Plan] | None, ticket: Ticket | None) -> list[Chunk]:
         if plans is None:
@@ -285,6 +304,8 @@ class Chunker:
         plan.new = BlobRequest(change.new_blob, commit.hash, change.path)
         if not as_added:
             plan.old = BlobRequest(change.old_blob, parent, change.old_path or change.path)  # type: ignore[arg-type]
+            if complete and has_hunks and change.old_blob and change.new_blob and self.blobs.promise(plan.new):
+                plan.new, plan.rebuild = None, True
         return plan
 
     # -- drafts per file ----------------------------------------------------------------------
@@ -318,7 +339,7 @@ class Chunker:
         change = plan.change
         old, new = plan.old_blob, plan.new_blob
         if change.patch is not None and not change.patch_truncated:
-            diff = parse_patch(change.patch)
+            diff = plan.diff if plan.diff is not None else parse_patch(change.patch)
             if plan.as_added and change.change_type == "C":
                 diff = None  # a copy's patch is against its source; here the file is new
             elif diff.consistent and self._fits_blobs(diff, old, new):

@@ -15,7 +15,7 @@ from __future__ import annotations
 import difflib
 import re
 from bisect import bisect_left, bisect_right
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 _HEADER = re.compile(r"@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@(.*)")
@@ -209,9 +209,9 @@ class Diff:
         bisection: a unit's clip does not walk every hunk of a long diff."""
         if self._index is None:
             hunks = [h for h in self.hunks if h.lines]
-            bounds = ([h.olds[0] for h in hunks], [h.olds[-1] for h in hunks], [h.news[0] for h in hunks],
-                      [h.news[-1] for h in hunks])
-            self._index = (hunks, bounds if all(b == sorted(b) for b in bounds) else None)
+            firsts_lasts = ([h.olds[0] for h in hunks], [h.olds[-1] for h in hunks], [h.news[0] for h in hunks],
+                            [h.news[-1] for h in hunks])
+            self._index = (hunks, firsts_lasts if all(b == sorted(b) for b in firsts_lasts) else None)
         hunks, bounds = self._index
         if bounds is None:  # hunks out of order (not from git): all of them
             return hunks
@@ -284,6 +284,50 @@ def parse_patch(patch: str) -> Diff:
         elif current is not None:
             current.append(line)
     return Diff.from_hunks(hunks)
+
+
+def apply_patch(diff: Diff, old: bytes, line_start: Callable[[int], int], line_count: int) -> bytes | None:
+    """The new version of a file: the old one (`line_start(i)`: where its line i starts)
+    with each block of the diff replaced by its + lines; None when the diff does not fit it.
+    Exact only for a complete, unredacted patch decoded without loss: the caller checks the
+    result against the blob id git recorded."""
+    parts: list[bytes] = []
+    copied = 0  # the old lines before this one are in parts
+    for hunk in diff.hunks:
+        marks, lines = hunk.marks, hunk.lines
+        count = len(marks)
+        index = _first_change(marks)
+        while 0 <= index < count:
+            start = end = hunk.olds[index]
+            added: list[str] = []
+            newline = True
+            while index < count and (mark := marks[index]) in "-+\\":
+                if mark == "-":
+                    end += 1
+                elif mark == "+":
+                    added.append(lines[index][1:])
+                elif marks[index - 1] == "+":  # "\\ No newline at end of file" after a + line
+                    newline = False
+                index += 1
+            if start < copied or end > line_count:
+                return None
+            parts.append(old[line_start(copied):line_start(start)])
+            if added:
+                text = "\n".join(added) + ("\n" if newline else "")
+                try:
+                    parts.append(text.encode("utf-8"))
+                except UnicodeEncodeError:
+                    return None
+            copied = end
+            index = _next_change(marks, index)
+    parts.append(old[line_start(copied):line_start(line_count)])
+    return b"".join(parts)
+
+
+def _next_change(marks: str, start: int) -> int:
+    """The index of the first - or + mark from `start` (-1: none)."""
+    minus, plus = marks.find("-", start), marks.find("+", start)
+    return plus if minus < 0 else minus if plus < 0 else min(minus, plus)
 
 
 def diff_texts(old_lines: Sequence[str], new_lines: Sequence[str], context: int = 3) -> Diff:

@@ -82,6 +82,7 @@ def _chunk_here(commits: Iterator[Commit], repo: Repository | Path | str, config
             chunker.observe(commit)
         yield from chunker.chunk_commits(commits)
         stats.blobs_read, stats.blob_bytes_read, stats.blob_cache_hits = blobs.reads, blobs.bytes_read, blobs.hits
+        stats.blobs_rebuilt = blobs.rebuilt
     if redactor is not None:
         stats.secrets_by_type = dict(sorted(redactor.counts.items()))
         stats.secrets_redacted = sum(redactor.counts.values())

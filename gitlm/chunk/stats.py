@@ -32,6 +32,7 @@ class ChunkStats:
     blobs_read: int = 0
     blob_bytes_read: int = 0
     blob_cache_hits: int = 0
+    blobs_rebuilt: int = 0  # new versions built from the old one and the patch instead of read
     full_parses: int = 0
     incremental_parses: int = 0  # outlines derived from the previous version by re-parsing the changed region
     incremental_misses: int = 0  # derivations that did not re-parse cleanly (the whole file was parsed)
@@ -57,7 +58,7 @@ class ChunkStats:
     WORK_FIELDS = ("chunks", "by_change_type", "by_language", "by_unit_kind", "tokens_total", "by_mode", "skipped",
                    "parse_fallbacks", "parse_fallbacks_by_language", "whole_file_deletions", "pure_renames",
                    "split_units", "line_splits", "merged_chunks", "patches_recomputed", "blobs_read",
-                   "blob_bytes_read", "blob_cache_hits", "full_parses", "incremental_parses", "incremental_misses",
+                   "blob_bytes_read", "blob_cache_hits", "blobs_rebuilt", "full_parses", "incremental_parses", "incremental_misses",
                    "tree_reparses", "long_lines_cut", "decode_errors", "secrets_redacted")
 
     def merge_work(self, other: ChunkStats) -> None:
@@ -106,6 +107,7 @@ class ChunkStats:
             "blobs_read": self.blobs_read,
             "blob_bytes_read": self.blob_bytes_read,
             "blob_cache_hits": self.blob_cache_hits,
+            "blobs_rebuilt": self.blobs_rebuilt,
             "full_parses": self.full_parses,
             "incremental_parses": self.incremental_parses,
             "incremental_misses": self.incremental_misses,
