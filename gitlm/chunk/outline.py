@@ -96,13 +96,8 @@ class Entry:
         return entry
 
     def _copy(self) -> Entry:
-        # slot by slot: a derived outline copies most of a file's entries (shifted), and this
-        # costs a third of a call to __init__ with keywords
-        entry = _new_entry(Entry)
-        entry.kind, entry.name, entry.start, entry.end = self.kind, self.name, self.start, self.end
-        entry.head, entry.tail, entry.members = self.head, self.tail, self.members
-        entry.test, entry.scope, entry.nested = self.test, self.scope, self.nested
-        return entry
+        return Entry(self.kind, self.name, self.start, self.end, head=self.head, tail=self.tail, members=self.members,
+                     test=self.test, scope=self.scope, nested=self.nested)
 
     def __repr__(self) -> str:  # for test failures
         inner = f" {list(self.members)!r}" if self.members else ""
@@ -176,7 +171,7 @@ class Extractor:
         this one (see edited_tree), which tree-sitter re-parses incrementally."""
         self._lines = lines if lines is not None else LineIndex(data)
         self._data = data
-        self.parser.included_ranges = None
+        self.parser.included_ranges = None  # type: ignore[assignment]
         tree = self.parser.parse(data) if previous is None else self.parser.parse(data, previous)
         root = tree.root_node
         if root.has_error:
@@ -416,7 +411,7 @@ class Extractor:
         spans = [(start, start + entry.head) for entry, start, _ in ancestors]
         spans += [(c.new_lo, c.new_hi) for c in reparse]
         spans += [(end - entry.tail, end) for entry, _, end in reversed(ancestors)]
-        ranges = []
+        ranges: list[tuple[int, int]] = []
         for a, b in spans:
             if a > b or b > lines.count or a < 0:
                 return False
@@ -439,7 +434,7 @@ class Extractor:
         try:
             root = self.parser.parse(data).root_node
         finally:
-            self.parser.included_ranges = None
+            self.parser.included_ranges = None  # type: ignore[assignment]
         if root.has_error:
             return False
         nodes: Sequence[Node] = list(self.level_nodes(root.named_children))

@@ -251,7 +251,7 @@ class Selector:
                new: Side | None, new_span: Range | None, diff: Diff, old_entry: Entry | None = None) -> list[Target]:
         """A unit too large for one chunk, cut at its members (or in line windows)."""
         use_new = new is not None and new_span is not None
-        if use_new and old is not None and old_span is not None and old_entry is not None:
+        if use_new and new is not None and new_span is not None and old is not None and old_span is not None and old_entry is not None:
             use_new = new.lines.size(*new_span) >= old.lines.size(*old_span)  # split the larger side
         if not use_new:
             entry = old_entry if old_entry is not None else entry
@@ -302,6 +302,7 @@ class Selector:
             pieces.append(span)
         targets: list[Target] = []
         for lo, hi in pieces:
+            pair: tuple[Range | None, Range | None]
             if use_new:
                 pair = (self._counterpart(diff, old, lo, hi, True) if counterpart_span else None, (lo, hi))
             else:
@@ -339,8 +340,8 @@ class Selector:
         self.line_splits += 1
         old_size = old.lines.size if old is not None and old_span is not None else None
         new_size = new.lines.size if new is not None and new_span is not None else None
-        o_lo, o_hi = old_span if old_size else (0, 0)
-        n_lo, n_hi = new_span if new_size else (0, 0)
+        o_lo, o_hi = old_span if old_size and old_span is not None else (0, 0)
+        n_lo, n_hi = new_span if new_size and new_span is not None else (0, 0)
         if old_size and new_size:
             blocks = [(max(os_, o_lo), min(oe, o_hi), max(ns, n_lo), min(ne, n_hi)) for os_, oe, ns, ne in diff.blocks
                       if os_ <= o_hi and oe >= o_lo and ns <= n_hi and ne >= n_lo]
