@@ -5,7 +5,11 @@ repo)` streams Chunk records from any stream of Commit records. See chunker.py f
 file change is chunked, select.py for which units, rules.py for change_type.
 """
 
-from gitlm.chunk.stage import chunk_commits, chunk_workspace
-from gitlm.chunk.stats import ChunkStats
+from gitlm import native
+
+native.install()  # before the modules it may serve compiled are imported
+
+from gitlm.chunk.stage import chunk_commits, chunk_workspace  # noqa: E402
+from gitlm.chunk.stats import ChunkStats  # noqa: E402
 
 __all__ = ["ChunkStats", "chunk_commits", "chunk_workspace"]

@@ -23,14 +23,13 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import msgspec
-
 from gitlm.chunk.blobs import Blob, BlobRequest, BlobStore, Ticket
 from gitlm.chunk.cochange import CoChangeTracker
 from gitlm.chunk.diff import Diff, Hunk, apply_patch, diff_texts, parse_patch
 from gitlm.chunk.ini import INI, ini_outline
 from gitlm.chunk.languages import Analyzer, analyzer_for
 from gitlm.chunk.outline import Extractor, LineIndex, Outline, edited_tree
+from gitlm.chunk.records import CommitView, Draft
 from gitlm.chunk.rules import change_type
 from gitlm.chunk.select import Selector, Side, Target
 from gitlm.chunk.stats import ChunkStats
@@ -60,45 +59,6 @@ class _Plan:
     as_added: bool = False  # a copy or a root commit's file: everything is new
     rebuild: bool = False  # the new version is built from the old one and the patch (see _rebuilt)
     diff: Diff | None = None  # the parsed patch, once parsed
-
-
-class Draft(msgspec.Struct, array_like=True):
-    """A chunk before its index, commit facts and related files are known (what a worker
-    process sends back)."""
-
-    kind: str
-    name: str | None
-    old_code: str | None
-    new_code: str | None
-    patch: str
-    line_range: list[int] | None
-    additions: int
-    deletions: int
-    change_type: str
-    size: int  # estimated tokens of the larger side, for merging
-
-    @property
-    def tokens(self) -> int:
-        return estimate_tokens(self.old_code) + estimate_tokens(self.new_code) + estimate_tokens(self.patch)
-
-
-class CommitView(msgspec.Struct, array_like=True):
-    """The commit facts a file change's chunks carry (what a worker process receives): the
-    fields of Commit they read, by the same names."""
-
-    hash: str
-    parents: list[str]
-    commit_number: int
-    author_name: str
-    author_email: str
-    author_timestamp: int
-    message_subject: str
-    conventional_type: str | None
-
-    @classmethod
-    def of(cls, commit: Commit) -> CommitView:
-        return cls(commit.hash, commit.parents, commit.commit_number, commit.author_name, commit.author_email,
-                   commit.author_timestamp, commit.message_subject, commit.conventional_type)
 
 
 class Chunker:
@@ -240,7 +200,7 @@ class Chunker:
         them, in order, once each), then the files that most often changed with this one in
         the history recorded so far."""
         limit = self.config.max_related_files
-        others = []
+        others: list[str] = []
         for path in paths:
             if len(others) == limit:
                 break
@@ -292,7 +252,7 @@ class Chunker:
             return _Plan(change, "skip", index)
         if kind == "D":
             return _Plan(change, "file", index)
-        has_hunks = bool(change.patch) and "\n@@ " in "\n" + change.patch
+        has_hunks = change.patch is not None and "\n@@ " in "\n" + change.patch
         if kind == "R" and (change.similarity == 100 or (change.patch is not None and not change.patch_truncated and not has_hunks)):
             return _Plan(change, "file", index)  # moved without changes
         analyzer = INI if change.language == "ini" else analyzer_for(change.language)
@@ -310,7 +270,7 @@ class Chunker:
 
     # -- drafts per file ----------------------------------------------------------------------
 
-    def _drafts(self, commit: Commit, plan: _Plan) -> list[Draft]:
+    def _drafts(self, commit: CommitView | Commit, plan: _Plan) -> list[Draft]:
         stats = self.stats
         change = plan.change
         if plan.mode == "skip":
@@ -338,11 +298,10 @@ class Chunker:
         recomputed from the blobs."""
         change = plan.change
         old, new = plan.old_blob, plan.new_blob
-        if change.patch is not None and not change.patch_truncated:
+        # a copy's patch is against its source; here the file is new
+        if change.patch is not None and not change.patch_truncated and not (plan.as_added and change.change_type == "C"):
             diff = plan.diff if plan.diff is not None else parse_patch(change.patch)
-            if plan.as_added and change.change_type == "C":
-                diff = None  # a copy's patch is against its source; here the file is new
-            elif diff.consistent and self._fits_blobs(diff, old, new):
+            if diff.consistent and self._fits_blobs(diff, old, new):
                 return diff
         if new is None and old is None:
             return None
@@ -411,11 +370,11 @@ class Chunker:
         if cached is not None and cached[0] == analyzer.name:
             return cached[1]
         lines = _lines(blob)
+        outline: Outline | None = None
         if analyzer is INI:
             outline = ini_outline(blob.data, lines)
         else:
             extractor = self._extractor(analyzer)
-            outline = None
             if base is None and diff is None:
                 base, diff = self._merge_base(blob)
             if base is not None and diff is not None and base.outline is not None and base.outline[0] == analyzer.name:
@@ -482,7 +441,7 @@ class Chunker:
             extractor = self._extractors[analyzer.name] = Extractor(analyzer, self.max_bytes)
         return extractor
 
-    def _syntax_drafts(self, commit: Commit, plan: _Plan, diff: Diff) -> list[Draft] | None:
+    def _syntax_drafts(self, commit: CommitView | Commit, plan: _Plan, diff: Diff) -> list[Draft] | None:
         """Drafts per touched unit, or None when a side does not parse (hunks instead)."""
         analyzer = plan.analyzer
         assert analyzer is not None
@@ -517,7 +476,7 @@ class Chunker:
                 drafts.append(draft)
         return drafts
 
-    def _target_draft(self, commit: Commit, plan: _Plan, diff: Diff, target: Target) -> Draft | None:
+    def _target_draft(self, commit: CommitView | Commit, plan: _Plan, diff: Diff, target: Target) -> Draft | None:
         change = plan.change
         clip = diff.clip(target.old, target.new)
         patch, removed, added = clip.patch, clip.removed, clip.added
@@ -550,7 +509,7 @@ class Chunker:
 
     # -- hunks and files ------------------------------------------------------------------------
 
-    def _hunk_drafts(self, commit: Commit, plan: _Plan, diff: Diff) -> list[Draft]:
+    def _hunk_drafts(self, commit: CommitView | Commit, plan: _Plan, diff: Diff) -> list[Draft]:
         change = plan.change
         drafts = []
         for hunk in diff.hunks:
@@ -601,7 +560,7 @@ class Chunker:
                 drafts.append(Draft("hunk", None, old_code, new_code, patch, line_range, len(added), len(removed), kind_of, size))
         return drafts
 
-    def _file_draft(self, commit: Commit, change: FileChange) -> Draft:
+    def _file_draft(self, commit: CommitView | Commit, change: FileChange) -> Draft:
         """A whole-file deletion, or a rename/copy without content changes."""
         header = change.patch or ""
         cut = header.find("\n@@ ")

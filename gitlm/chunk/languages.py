@@ -91,9 +91,8 @@ def _language(grammar: Callable[[], Any]) -> tree_sitter.Language:
 
 
 def text(node: Node | None) -> str | None:
-    if node is None:
-        return None
-    return node.text.decode("utf-8", "replace")
+    text = node.text if node is not None else None
+    return text.decode("utf-8", "replace") if text is not None else None
 
 
 def field_text(node: Node, name: str) -> str | None:
@@ -130,12 +129,12 @@ def _first_string(arguments: Node | None) -> str | None:
 
 
 def _python_test(node: Node, name: str | None, leading: Sequence[Node]) -> bool:
-    return bool(name) and name.startswith("test")
+    return name is not None and name.startswith("test")
 
 
 def _python_class(node: Node, leading: Sequence[Node]) -> Found:
     name = field_text(node, "name")
-    return Found("type", name, node.child_by_field_name("body"), nested=True, test=bool(name) and name.startswith("Test"))
+    return Found("type", name, node.child_by_field_name("body"), nested=True, test=name is not None and name.startswith("Test"))
 
 
 _python_function = _named("function", body="body", test=_python_test)
@@ -145,7 +144,7 @@ _PYTHON_DEFINITIONS: dict[str, Rule] = {"function_definition": _python_function,
 def _python_decorated(node: Node, leading: Sequence[Node]) -> Found | None:
     inner = node.child_by_field_name("definition")
     rule = _PYTHON_DEFINITIONS.get(inner.type) if inner is not None else None
-    return rule(inner, leading) if rule else None
+    return rule(inner, leading) if rule is not None and inner is not None else None
 
 
 def python_module(path: str) -> str | None:
@@ -399,7 +398,9 @@ _GO_TEST = re.compile(r"^(Test|Benchmark|Fuzz|Example)([A-Z0-9_]|$)")
 
 def _go_test(node: Node, name: str | None, leading: Sequence[Node]) -> bool:
     params = field_text(node, "parameters") or ""
-    return bool(name and _GO_TEST.match(name)) and ("testing." in params or name.startswith("Example"))
+    if not name or not _GO_TEST.match(name):
+        return False
+    return "testing." in params or name.startswith("Example")
 
 
 def _go_method(node: Node, leading: Sequence[Node]) -> Found:
@@ -419,7 +420,7 @@ def _go_method(node: Node, leading: Sequence[Node]) -> Found:
 def _go_type(node: Node, leading: Sequence[Node]) -> Found:
     specs = [c for c in node.named_children if c.type in ("type_spec", "type_alias")]
     names = [field_text(s, "name") or "?" for s in specs]
-    kinds = {s.child_by_field_name("type").type for s in specs if s.child_by_field_name("type") is not None}
+    kinds = {spec_type.type for s in specs if (spec_type := s.child_by_field_name("type")) is not None}
     kind = "interface" if kinds == {"interface_type"} else "type"
     body = specs[0].child_by_field_name("type") if len(specs) == 1 else None
     if body is not None and body.type in ("struct_type", "interface_type"):
@@ -585,7 +586,7 @@ _C_RULES: dict[str, Rule] = {
     "preproc_elifdef": _preproc_block,
 }
 
-C = Analyzer(
+C: Analyzer = Analyzer(
     "c", lambda: _grammar("tree_sitter_c"), _C_RULES,
     attach=frozenset({"comment"}), skip=frozenset({"identifier", "preproc_defined", "binary_expression", "parenthesized_expression",
                                                    "unary_expression", "call_expression", "number_literal"}),
@@ -600,7 +601,7 @@ def _cpp_class(node: Node, leading: Sequence[Node]) -> Found | None:
     return Found("type", field_text(node, "name"), body, nested=True)
 
 
-CPP = Analyzer(
+CPP: Analyzer = Analyzer(
     "cpp", lambda: _grammar("tree_sitter_cpp"),
     {
         **_C_RULES,

@@ -30,7 +30,8 @@ from typing import Any
 import msgspec
 
 from gitlm.chunk.blobs import BlobStore
-from gitlm.chunk.chunker import Chunker, CommitView
+from gitlm.chunk.chunker import Chunker
+from gitlm.chunk.records import CommitView
 from gitlm.chunk.stats import ChunkStats
 from gitlm.config import GitlmConfig
 from gitlm.errors import GitlmError
@@ -111,7 +112,7 @@ def chunk_parallel(commits: Iterable[Commit], repo: Repository, config: GitlmCon
     ]
     for process in processes:
         process.start()
-    main = Chunker(None, config.chunk, stats)  # type: ignore[arg-type]  (co-change history and counts only)
+    main = Chunker(BlobStore(repo, 0), config.chunk, stats)  # co-change history and counts only: it never reads a blob
     for commit in history:
         main.observe(commit)
     router = Router(workers)

@@ -14,6 +14,7 @@ from gitlm.chunk.blobs import BlobStore
 from gitlm.chunk.chunker import Chunker
 from gitlm.chunk.parallel import chunk_parallel
 from gitlm.chunk.stats import ChunkStats
+from gitlm import native
 from gitlm.config import GitlmConfig
 from gitlm.errors import BadInputError
 from gitlm.gcpause import PausedGC
@@ -172,6 +173,7 @@ def chunk_workspace(
             "mode": "incremental" if kept else "full",
             "lineage": lineage,
             "grammars": versions,
+            "native": native.STATUS,  # the chunker's modules compiled or plain Python (gitlm/native.py)
             "commits_kept": kept,
             "commits_covered": covered["n"],
             "last_commit": covered["last"],
