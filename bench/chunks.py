@@ -1,12 +1,14 @@
 """Benchmark `gitlm chunk` against `gitlm scrape` of the same repository, in one run.
 
     .venv/bin/python bench/chunks.py bench/.work/pallets-flask.git bench/.work/ipython-ipython.git [--out /tmp/chunk-bench]
-        [--derive-check python,javascript]
+        [--no-plain] [--derive-check python,javascript]
 
 The issue's target: chunking a repository takes no longer than scraping it. For each
 repository, in this order and each in its own process (peak RSS is that process's own):
   scrape   scrape_to_workspace (defaults: patches, secret redaction, default excludes) -> commits.jsonl
-  chunk    chunk_workspace (defaults: max 512 / min 64 tokens, merges skipped, redaction) -> chunks.jsonl
+  chunk    chunk_workspace (defaults: max 512 / min 64 tokens, merges skipped, redaction) -> chunks.jsonl,
+           with the chunker's modules compiled when scripts/setup built them (gitlm/native.py)
+  plain    the same chunk run in plain Python (GITLM_NATIVE=0; skipped with --no-plain)
 Reports commits/s and chunks/s of the chunk phase, the expansion factor (chunks per commit),
 CPU seconds of each phase (its process, and the processes it ran: git, chunk workers), and
 chunk/scrape wall time and CPU. Prints a Markdown table for BENCHMARKS.md. --derive-check
@@ -42,6 +44,7 @@ CHUNK = r"""
 import json, os, resource, sys, time
 from pathlib import Path
 from gitlm.config import GitlmConfig
+from gitlm import native
 from gitlm.chunk import chunk_workspace
 start = time.perf_counter()
 stats = chunk_workspace(Path(sys.argv[1]), GitlmConfig())
@@ -50,7 +53,7 @@ own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resourc
 figures = stats.as_dict()
 print(json.dumps({"seconds": seconds, "cpu": own.ru_utime + own.ru_stime, "git_cpu": kids.ru_utime + kids.ru_stime,
     "rss_mb": own.ru_maxrss / 1024, "output_mb": Path(sys.argv[1], "chunks.jsonl").stat().st_size / 2**20,
-    "stats": figures}))
+    "native": native.STATUS, "stats": figures}))
 """
 
 
@@ -102,8 +105,8 @@ print(json.dumps({"counts": counts, "seconds": {k: round(v, 2) for k, v in secon
 """
 
 
-def run_python(code: str, *args: str) -> dict:
-    env = dict(os.environ, GIT_CONFIG_GLOBAL=os.devnull, GIT_CONFIG_NOSYSTEM="1")
+def run_python(code: str, *args: str, env: dict[str, str] | None = None) -> dict:
+    env = dict(os.environ, GIT_CONFIG_GLOBAL=os.devnull, GIT_CONFIG_NOSYSTEM="1", **(env or {}))
     out = subprocess.run([sys.executable, "-c", code, *args], check=True, capture_output=True, text=True, env=env).stdout
     return json.loads(out.strip().splitlines()[-1])
 
@@ -113,6 +116,7 @@ def main() -> None:
     parser.add_argument("repos", nargs="+", type=Path)
     parser.add_argument("--out", type=Path, help="keep the workspaces here (default: a temporary directory)")
     parser.add_argument("--json", type=Path, help="also write the raw figures here")
+    parser.add_argument("--no-plain", action="store_true", help="skip the chunk run in plain Python")
     parser.add_argument("--derive-check", metavar="LANGUAGES",
                         help="also check, for every modified file of these languages (comma-separated, e.g. "
                              "python,javascript), that the incrementally derived outline equals a full parse")
@@ -127,26 +131,35 @@ def main() -> None:
             scrape = run_python(SCRAPE, str(repo), str(ws))
             chunk = run_python(CHUNK, str(ws))
             rows.append({"repo": name, "scrape": scrape, "chunk": chunk})
+            if not args.no_plain:
+                rows[-1]["plain"] = run_python(CHUNK, str(ws), env={"GITLM_NATIVE": "0"})
             if args.derive_check:
                 rows[-1]["derive_check"] = run_python(DERIVE_CHECK, str(repo), str(ws), args.derive_check)
             print(f"{name}: done", file=sys.stderr)
 
-    print("| repository | commits | scrape | chunk | chunk / scrape | commits/s | chunks | chunks/s | expansion (chunks per commit) |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print(f"chunker modules: {rows[0]['chunk']['native'] if rows else '?'}")
+    print()
+    print("| repository | commits | scrape | chunk | chunk / scrape | plain Python chunk | plain / scrape | commits/s | chunks "
+          "| chunks/s | expansion (chunks per commit) |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for row in rows:
         s, c, st = row["scrape"], row["chunk"], row["chunk"]["stats"]
+        p = row.get("plain")
+        plain = f"{p['seconds']:.1f} s | {p['seconds'] / s['seconds']:.2f}" if p else "- | -"
         print(f"| {row['repo']} | {s['commits']:,} | {s['seconds']:.1f} s | {c['seconds']:.1f} s | {c['seconds'] / s['seconds']:.2f} "
-              f"| {st['commits'] / c['seconds']:,.0f} | {st['chunks']:,} | {st['chunks'] / c['seconds']:,.0f} | {st['expansion_factor']} |")
+              f"| {plain} | {st['commits'] / c['seconds']:,.0f} | {st['chunks']:,} | {st['chunks'] / c['seconds']:,.0f} "
+              f"| {st['expansion_factor']} |")
     print()
     print("| repository | scrape CPU (own + git) | chunk CPU (main + workers with their git) | chunk / scrape CPU | chunk main peak RSS "
-          "| chunks.jsonl | parse: full / incremental / after an error / fallbacks | blobs read / cache hits |")
+          "| chunks.jsonl | parse: full / incremental / after an error / fallbacks | blobs read / rebuilt / cache hits |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for row in rows:
         s, c, st = row["scrape"], row["chunk"], row["chunk"]["stats"]
         ratio = (c["cpu"] + c["git_cpu"]) / (s["cpu"] + s["git_cpu"])
         print(f"| {row['repo']} | {s['cpu']:.1f} + {s['git_cpu']:.1f} s | {c['cpu']:.1f} + {c['git_cpu']:.1f} s | {ratio:.2f} "
               f"| {c['rss_mb']:.0f} MB | {c['output_mb']:.0f} MB | {st['full_parses']:,} / {st['incremental_parses']:,} "
-              f"/ {st.get('tree_reparses', 0):,} / {st['parse_fallbacks']:,} | {st['blobs_read']:,} / {st['blob_cache_hits']:,} |")
+              f"/ {st.get('tree_reparses', 0):,} / {st['parse_fallbacks']:,} | {st['blobs_read']:,} / {st.get('blobs_rebuilt', 0):,} "
+              f"/ {st['blob_cache_hits']:,} |")
     if args.derive_check:
         print()
         print(f"| repository | derived outline = full parse ({args.derive_check}) | different | fell back to a full parse | derive s | full parse s |")
