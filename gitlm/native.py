@@ -4,7 +4,8 @@ Chunking a history runs its per-unit Python (outline derivation, unit selection,
 clipping) tens of thousands of times; compiled by mypyc (the compiler black and mypy ship
 their wheels with) the same code runs ~20% faster on ipython's history. It stays optional:
 
-- `python -m gitlm.native build` (run by scripts/setup) compiles MODULES from this
+- `python -m gitlm.native build` (run by scripts/setup; scripts/test adds --strict, so a
+  source mypyc rejects fails the tests) compiles MODULES from this
   checkout into `<venv>/gitlm-native/` with a C compiler; without one it says so and gitlm
   runs as plain Python.
 - `install()` (run when gitlm.chunk is imported) serves those modules from the compiled
@@ -133,12 +134,18 @@ def build(target: Path = TARGET) -> str:
 
 
 def main(argv: list[str]) -> int:
-    if argv[:1] != ["build"]:
-        print("usage: python -m gitlm.native build", file=sys.stderr)
+    """`build`: compile, or say why not (exit 0: gitlm works either way). `build --strict`
+    (the test command's): exit 1 when a C compiler is there and the compile fails, so a
+    source edit mypyc rejects cannot pass CI unnoticed in plain Python."""
+    if not argv or argv[0] != "build" or any(arg != "--strict" for arg in argv[1:]):
+        print("usage: python -m gitlm.native build [--strict]", file=sys.stderr)
         return 2
     try:
         print(build())
     except RuntimeError as exc:
+        if "--strict" in argv:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
         print(f"warning: {exc}; the chunker runs as plain Python", file=sys.stderr)
     return 0
 

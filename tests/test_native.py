@@ -9,6 +9,8 @@ import subprocess
 import sys
 import sysconfig
 
+import pytest
+
 import gitlm.chunk.outline
 from gitlm import native
 from gitlm.chunk import chunk_workspace
@@ -53,3 +55,14 @@ def test_plain_python_chunks_the_same(make_repo, tmp_path):
             outputs[repo.path.name, mode] = (workspace / "chunks.jsonl").read_bytes()
         assert outputs[repo.path.name, "1"] == outputs[repo.path.name, "0"]
         assert outputs[repo.path.name, "1"].count(b"\n") > 10
+
+
+def test_a_source_mypyc_rejects_fails_the_build(tmp_path, monkeypatch):
+    pytest.importorskip("mypyc")
+    copy = tmp_path / "gitlm"
+    shutil.copytree(native.SOURCE_DIR.parent, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    (copy / "chunk" / "tokens.py").write_text((copy / "chunk" / "tokens.py").read_text() + '\nBROKEN: int = "text"\n')
+    monkeypatch.setattr(native, "SOURCE_DIR", copy / "chunk")
+    with pytest.raises(RuntimeError, match="mypyc failed: .*tokens.py.*Incompatible types"):
+        native.build(tmp_path / "native")
+    assert not (tmp_path / "native").exists()  # nothing half-built is left to be served
