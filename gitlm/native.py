@@ -2,7 +2,7 @@
 
 Chunking a history runs its per-unit Python (outline derivation, unit selection, diff
 clipping) tens of thousands of times; compiled by mypyc (the compiler black and mypy ship
-their wheels with) the same code runs ~20% faster on ipython's history. It stays optional:
+their wheels with) the same code takes ~15% less CPU on ipython's history. It stays optional:
 
 - `python -m gitlm.native build` (run by scripts/setup; scripts/test adds --strict, so a
   source mypyc rejects fails the tests) compiles MODULES from this
