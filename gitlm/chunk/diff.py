@@ -250,9 +250,9 @@ def _map_piece(blocks: Sequence[Block], line: int, end: bool, src: int, dst: int
     return _map(blocks, line, end, src, dst)
 
 
-def _first_change(marks: str) -> int:
-    """The index of the first - or + mark (-1: none)."""
-    minus, plus = marks.find("-"), marks.find("+")
+def _first_change(marks: str, start: int = 0) -> int:
+    """The index of the first - or + mark from `start` (-1: none)."""
+    minus, plus = marks.find("-", start), marks.find("+", start)
     return plus if minus < 0 else minus if plus < 0 else min(minus, plus)
 
 
@@ -319,15 +319,9 @@ def apply_patch(diff: Diff, old: bytes, line_start: Callable[[int], int], line_c
                 except UnicodeEncodeError:
                     return None
             copied = end
-            index = _next_change(marks, index)
+            index = _first_change(marks, index)
     parts.append(old[line_start(copied):line_start(line_count)])
     return b"".join(parts)
-
-
-def _next_change(marks: str, start: int) -> int:
-    """The index of the first - or + mark from `start` (-1: none)."""
-    minus, plus = marks.find("-", start), marks.find("+", start)
-    return plus if minus < 0 else minus if plus < 0 else min(minus, plus)
 
 
 def diff_texts(old_lines: Sequence[str], new_lines: Sequence[str], context: int = 3) -> Diff:

@@ -247,8 +247,7 @@ def _work(inbox: Any, outbox: Any, repo_path: str, config_json: str, patches_red
                 results = [_Result(job.position, _encoded(chunker, job, chunker.drafts(job.commit, plans, ticket)))
                            for job, plans, ticket in prepared]
                 outbox.put(("results", _encode(results)))
-            stats.blobs_read, stats.blob_bytes_read, stats.blob_cache_hits = blobs.reads, blobs.bytes_read, blobs.hits
-            stats.blobs_rebuilt = blobs.rebuilt
+            stats.take_blob_counts(blobs)
         if redactor is not None:
             stats.secrets_by_type = dict(redactor.counts)
             stats.secrets_redacted = sum(redactor.counts.values())

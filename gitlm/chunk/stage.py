@@ -10,11 +10,11 @@ from typing import Any
 
 import msgspec
 
+from gitlm import native
 from gitlm.chunk.blobs import BlobStore
 from gitlm.chunk.chunker import Chunker
 from gitlm.chunk.parallel import chunk_parallel
 from gitlm.chunk.stats import ChunkStats
-from gitlm import native
 from gitlm.config import GitlmConfig
 from gitlm.errors import BadInputError
 from gitlm.gcpause import PausedGC
@@ -82,8 +82,7 @@ def _chunk_here(commits: Iterator[Commit], repo: Repository | Path | str, config
         for commit in history:
             chunker.observe(commit)
         yield from chunker.chunk_commits(commits)
-        stats.blobs_read, stats.blob_bytes_read, stats.blob_cache_hits = blobs.reads, blobs.bytes_read, blobs.hits
-        stats.blobs_rebuilt = blobs.rebuilt
+        stats.take_blob_counts(blobs)
     if redactor is not None:
         stats.secrets_by_type = dict(sorted(redactor.counts.items()))
         stats.secrets_redacted = sum(redactor.counts.values())

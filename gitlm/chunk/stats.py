@@ -73,6 +73,11 @@ class ChunkStats:
         for kind, count in other.secrets_by_type.items():
             self.secrets_by_type[kind] = self.secrets_by_type.get(kind, 0) + count
 
+    def take_blob_counts(self, blobs: Any) -> None:
+        """The blob store's counts (gitlm.chunk.blobs.BlobStore), once its work is done."""
+        self.blobs_read, self.blob_bytes_read, self.blob_cache_hits = blobs.reads, blobs.bytes_read, blobs.hits
+        self.blobs_rebuilt = blobs.rebuilt
+
     def fallback(self, language: str | None, example: str) -> None:
         self.parse_fallbacks += 1
         self.parse_fallbacks_by_language[language or "unknown"] += 1
