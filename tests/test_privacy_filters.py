@@ -14,6 +14,11 @@ from gitlm.privacy import DEFAULT_EXCLUDES, NearDuplicateFilter, PathFilter, ded
     "package-lock.json", "frontend/yarn.lock", "Cargo.lock", "poetry.lock", "go.sum", "uv.lock",
     "static/js/app.min.js", "static/css/site.min.css", "dist/app.js.map", "api/service_pb2.py", "api/service.pb.go",
     "lib/src/model.g.dart", "src/Form1.designer.cs", "ui/__generated__/types.ts", ".venv/lib/python3.11/x.py",
+    # copied front-end libraries
+    "static/jquery-1.7.1.js", "static/unminified/jquery-ui.js", "static/jquery/css/jquery-ui.css",
+    "static/components/CodeMirror/lib/codemirror.js", "static/codemirror-2.12/mode/python.js",
+    "static/components/bootstrap/less/bootstrap.less", "css/bootstrap-responsive.css", "static/MathJax/MathJax.js",
+    "web/d3.v3.js", "js/modernizr-2.6.2.js",
 ])
 def test_default_excludes(path):
     assert PathFilter().reason(path) == "default"
@@ -22,6 +27,8 @@ def test_default_excludes(path):
 @pytest.mark.parametrize("path", [
     "src/app.py", "vendored.py", "docs/vendor.md", "lockfile.py", "src/minify.js", "README.md", "pkg/locks/mutex.go",
     "tests/test_apps/lib/python2.5/site-packages/site_app.py",
+    "src/bootstrap.js", "app/bootstrap/app.php", "src/components/Button.tsx", "static/js/codecell.js",
+    "src/editor/codemirror_mode.py", "charts/d3_helpers.js",
 ])
 def test_ordinary_paths_are_kept(path):
     assert PathFilter().reason(path) is None

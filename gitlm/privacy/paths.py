@@ -9,7 +9,8 @@ given, keeps only the paths that match one of its patterns (excludes still apply
 
 The defaults (`DEFAULT_EXCLUDES`) drop what is not the project's own writing and would only
 teach a model to reproduce someone else's code or a tool's output: vendored and installed
-dependencies, lock files, minified bundles and source maps, and well-known generated files
+dependencies (with the front-end libraries projects copy in: jQuery, CodeMirror, Bootstrap's
+styles, MathJax, ...), lock files, minified bundles and source maps, and well-known generated files
 (protobuf/gRPC stubs, *.generated.*). `default_excludes: false` turns them off.
 """
 
@@ -26,6 +27,11 @@ DEFAULT_EXCLUDES: tuple[str, ...] = (
     "vendor/", "vendors/", "_vendor/", "third_party/", "third-party/", "thirdparty/",
     "node_modules/", "bower_components/", "jspm_packages/", "Pods/", "Carthage/",
     ".venv/", "venv/",
+    # front-end libraries copied into a project, by the names GitHub Linguist's vendor.yml
+    # knows them (only names no project's own files take: not bootstrap.js, not components/)
+    "jquery*.js", "jquery*.css", "[Cc]ode[Mm]irror*/", "bootstrap*.css", "bootstrap*.less", "bootstrap*.scss",
+    "MathJax/", "ace-builds/", "d3.js", "d3.v[0-9]*.js", "modernizr*.js", "html5shiv*.js", "MochiKit.js",
+    "*-vsdoc.js", "*.intellisense.js",
     # lock files
     "package-lock.json", "npm-shrinkwrap.json", "yarn.lock", "pnpm-lock.yaml", "bun.lockb",
     "Cargo.lock", "poetry.lock", "Pipfile.lock", "pdm.lock", "uv.lock", "Gemfile.lock",
