@@ -1,7 +1,7 @@
 """Benchmark `gitlm chunk` against `gitlm scrape` of the same repository, in one run.
 
     .venv/bin/python bench/chunks.py bench/.work/pallets-flask.git bench/.work/ipython-ipython.git [--out /tmp/chunk-bench]
-        [--no-plain] [--derive-check python,javascript]
+        [--no-plain] [--repeat 5] [--derive-check python,javascript]
 
 The issue's target: chunking a repository takes no longer than scraping it. For each
 repository, in this order and each in its own process (peak RSS is that process's own):
@@ -11,7 +11,9 @@ repository, in this order and each in its own process (peak RSS is that process'
   plain    the same chunk run in plain Python (GITLM_NATIVE=0; skipped with --no-plain)
 Reports commits/s and chunks/s of the chunk phase, the expansion factor (chunks per commit),
 CPU seconds of each phase (its process, and the processes it ran: git, chunk workers), and
-chunk/scrape wall time and CPU. Prints a Markdown table for BENCHMARKS.md. --derive-check
+chunk/scrape wall time and CPU. Prints a Markdown table for BENCHMARKS.md. --repeat N runs
+the three N times in turn (a shared machine's speed drifts by 10-20% from minute to minute)
+and reports the round with the median chunk/scrape ratio, with the ratios' range. --derive-check
 also checks the incremental outlines against full parses over the whole history (minutes;
 run after the timings, alone).
 """
@@ -117,6 +119,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, help="keep the workspaces here (default: a temporary directory)")
     parser.add_argument("--json", type=Path, help="also write the raw figures here")
     parser.add_argument("--no-plain", action="store_true", help="skip the chunk run in plain Python")
+    parser.add_argument("--repeat", type=int, default=1, metavar="N", help="rounds per repository (default 1)")
     parser.add_argument("--derive-check", metavar="LANGUAGES",
                         help="also check, for every modified file of these languages (comma-separated, e.g. "
                              "python,javascript), that the incrementally derived outline equals a full parse")
@@ -128,25 +131,30 @@ def main() -> None:
         for repo in args.repos:
             name = repo.name.removesuffix(".git")
             ws = root / name
-            scrape = run_python(SCRAPE, str(repo), str(ws))
-            chunk = run_python(CHUNK, str(ws))
-            rows.append({"repo": name, "scrape": scrape, "chunk": chunk})
-            if not args.no_plain:
-                rows[-1]["plain"] = run_python(CHUNK, str(ws), env={"GITLM_NATIVE": "0"})
+            rounds = []
+            for _ in range(max(args.repeat, 1)):
+                scrape = run_python(SCRAPE, str(repo), str(ws))
+                rounds.append({"scrape": scrape, "chunk": run_python(CHUNK, str(ws))})
+                if not args.no_plain:
+                    rounds[-1]["plain"] = run_python(CHUNK, str(ws), env={"GITLM_NATIVE": "0"})
+            ratios = sorted(r["chunk"]["seconds"] / r["scrape"]["seconds"] for r in rounds)
+            median = sorted(rounds, key=lambda r: r["chunk"]["seconds"] / r["scrape"]["seconds"])[(len(rounds) - 1) // 2]
+            rows.append({"repo": name, **median, "ratios": ratios, "rounds": rounds})
             if args.derive_check:
                 rows[-1]["derive_check"] = run_python(DERIVE_CHECK, str(repo), str(ws), args.derive_check)
             print(f"{name}: done", file=sys.stderr)
 
     print(f"chunker modules: {rows[0]['chunk']['native'] if rows else '?'}")
     print()
-    print("| repository | commits | scrape | chunk | chunk / scrape | plain Python chunk | plain / scrape | commits/s | chunks "
+    print("| repository | commits | scrape | chunk | chunk / scrape (median round; range) | plain Python chunk | plain / scrape | commits/s | chunks "
           "| chunks/s | expansion (chunks per commit) |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for row in rows:
         s, c, st = row["scrape"], row["chunk"], row["chunk"]["stats"]
         p = row.get("plain")
         plain = f"{p['seconds']:.1f} s | {p['seconds'] / s['seconds']:.2f}" if p else "- | -"
-        print(f"| {row['repo']} | {s['commits']:,} | {s['seconds']:.1f} s | {c['seconds']:.1f} s | {c['seconds'] / s['seconds']:.2f} "
+        spread = f" ({row['ratios'][0]:.2f}-{row['ratios'][-1]:.2f})" if len(row["ratios"]) > 1 else ""
+        print(f"| {row['repo']} | {s['commits']:,} | {s['seconds']:.1f} s | {c['seconds']:.1f} s | {c['seconds'] / s['seconds']:.2f}{spread} "
               f"| {plain} | {st['commits'] / c['seconds']:,.0f} | {st['chunks']:,} | {st['chunks'] / c['seconds']:,.0f} "
               f"| {st['expansion_factor']} |")
     print()
