@@ -137,9 +137,9 @@ def main() -> None:
                 rounds.append({"scrape": scrape, "chunk": run_python(CHUNK, str(ws))})
                 if not args.no_plain:
                     rounds[-1]["plain"] = run_python(CHUNK, str(ws), env={"GITLM_NATIVE": "0"})
-            ratios = sorted(r["chunk"]["seconds"] / r["scrape"]["seconds"] for r in rounds)
-            median = sorted(rounds, key=lambda r: r["chunk"]["seconds"] / r["scrape"]["seconds"])[(len(rounds) - 1) // 2]
-            rows.append({"repo": name, **median, "ratios": ratios, "rounds": rounds})
+            ordered = sorted(rounds, key=lambda r: r["chunk"]["seconds"] / r["scrape"]["seconds"])
+            ratios = [r["chunk"]["seconds"] / r["scrape"]["seconds"] for r in ordered]
+            rows.append({"repo": name, **ordered[(len(ordered) - 1) // 2], "ratios": ratios, "rounds": rounds})
             if args.derive_check:
                 rows[-1]["derive_check"] = run_python(DERIVE_CHECK, str(repo), str(ws), args.derive_check)
             print(f"{name}: done", file=sys.stderr)

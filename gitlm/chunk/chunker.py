@@ -335,7 +335,7 @@ class Chunker:
     def _code(self, blob: Blob, span: tuple[int, int], path: str) -> str:
         """Lines [span) of a blob as text: decoded, long lines cut, secrets redacted. Kept a
         while by their bytes: a unit's new code in one commit is its old code the next time
-        it changes, whichever versions lie between (a fifth of the texts on ipython)."""
+        it changes, whichever versions lie between (an eighth fewer texts to redact on ipython)."""
         lines = _lines(blob)
         key = (blob.data[lines.byte(span[0]):lines.byte(span[1])], path)
         text = self._texts.get(key)
