@@ -111,8 +111,10 @@ def build(target: Path = TARGET) -> str:
         # the whole package (mypy reads what the modules import), sources only
         shutil.copytree(SOURCE_DIR.parent, tree / "gitlm", ignore=shutil.ignore_patterns("__pycache__", "*.so"))
         paths = [f"gitlm/chunk/{name}.py" for name in MODULES]
+        # mypy reads only this copy: a checkout on PYTHONPATH would be a second gitlm to it
+        env = {key: value for key, value in os.environ.items() if key not in ("PYTHONPATH", "MYPYPATH")}
         proc = subprocess.run([sys.executable, "-m", "mypyc", "--ignore-missing-imports", *paths],
-                              cwd=tree, capture_output=True, text=True)
+                              cwd=tree, capture_output=True, text=True, env=env)
         if proc.returncode != 0:
             lines = [line for line in (proc.stdout + proc.stderr).splitlines() if line.strip()]
             errors = [line for line in lines if "error" in line.lower()] or lines or ["no message"]

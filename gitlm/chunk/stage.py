@@ -138,16 +138,18 @@ def chunk_workspace(
         if on_start is not None:
             total = (scrape or {}).get("stats", {}).get("total_commits")
             on_start(total - kept if total is not None else None)
-        covered = {"n": kept, "last": previous.get("last_commit") if kept else None}
+        covered: int = kept
+        last: str | None = previous.get("last_commit") if kept else None
 
         pause = PausedGC()
 
         def commits() -> Iterator[Commit]:
+            nonlocal covered, last
             for commit in records:
                 yield commit
                 pause.step()
-                covered["n"] += 1
-                covered["last"] = commit.hash
+                covered += 1
+                last = commit.hash
                 if on_commit is not None:
                     on_commit()
 
@@ -174,8 +176,8 @@ def chunk_workspace(
             "grammars": versions,
             "native": native.STATUS,  # the chunker's modules compiled or plain Python (gitlm/native.py)
             "commits_kept": kept,
-            "commits_covered": covered["n"],
-            "last_commit": covered["last"],
+            "commits_covered": covered,
+            "last_commit": last,
             "total_chunks": total_chunks,
             "error": None,
         })
