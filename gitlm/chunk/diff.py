@@ -326,10 +326,11 @@ def apply_patch(diff: Diff, old: bytes, line_start: Callable[[int], int], line_c
 
 def diff_texts(old_lines: Sequence[str], new_lines: Sequence[str], context: int = 3) -> Diff:
     """A unified diff of two line lists (without line ends), for changes whose patch is
-    missing or was truncated."""
-    matcher = difflib.SequenceMatcher(None, old_lines, new_lines, autojunk=len(old_lines) + len(new_lines) > 4000)
+    missing or was truncated. The lines both ends share are set aside first, as git's xdiff
+    does: difflib then only compares the changed middle (most of its cost on a long file
+    with a few edits is otherwise spent matching the unchanged lines)."""
     hunks: list[Hunk] = []
-    for group in matcher.get_grouped_opcodes(context):
+    for group in _grouped(_opcodes(old_lines, new_lines), context):
         first = group[0]
         lines: list[str] = []
         for tag, i1, i2, j1, j2 in group:
@@ -344,6 +345,59 @@ def diff_texts(old_lines: Sequence[str], new_lines: Sequence[str], context: int 
     diff = Diff.from_hunks(hunks)
     diff.recomputed = True
     return diff
+
+
+Opcode = tuple[str, int, int, int, int]
+
+
+def _opcodes(old_lines: Sequence[str], new_lines: Sequence[str]) -> list[Opcode]:
+    """difflib's opcodes for the two line lists, the common first and last lines taken out first."""
+    old_count, new_count = len(old_lines), len(new_lines)
+    limit = min(old_count, new_count)
+    prefix = 0
+    while prefix < limit and old_lines[prefix] == new_lines[prefix]:
+        prefix += 1
+    suffix = 0
+    while suffix < limit - prefix and old_lines[old_count - 1 - suffix] == new_lines[new_count - 1 - suffix]:
+        suffix += 1
+    old_end, new_end = old_count - suffix, new_count - suffix
+    codes: list[Opcode] = [("equal", 0, prefix, 0, prefix)] if prefix else []
+    if prefix == old_end or prefix == new_end:
+        if prefix < old_end or prefix < new_end:
+            codes.append(("delete" if prefix < old_end else "insert", prefix, old_end, prefix, new_end))
+    else:
+        old_middle, new_middle = old_lines[prefix:old_end], new_lines[prefix:new_end]
+        matcher = difflib.SequenceMatcher(None, old_middle, new_middle, autojunk=len(old_middle) + len(new_middle) > 4000)
+        codes.extend((tag, i1 + prefix, i2 + prefix, j1 + prefix, j2 + prefix) for tag, i1, i2, j1, j2 in matcher.get_opcodes())
+    if suffix:
+        codes.append(("equal", old_end, old_count, new_end, new_count))
+    return codes
+
+
+def _grouped(codes: list[Opcode], context: int) -> list[list[Opcode]]:
+    """The opcodes cut into hunks with `context` equal lines around each change
+    (difflib's get_grouped_opcodes, on opcodes computed above)."""
+    if not codes or all(code[0] == "equal" for code in codes):
+        return []
+    codes = list(codes)
+    tag, i1, i2, j1, j2 = codes[0]
+    if tag == "equal":
+        codes[0] = (tag, max(i1, i2 - context), i2, max(j1, j2 - context), j2)
+    tag, i1, i2, j1, j2 = codes[-1]
+    if tag == "equal":
+        codes[-1] = (tag, i1, min(i2, i1 + context), j1, min(j2, j1 + context))
+    groups: list[list[Opcode]] = []
+    group: list[Opcode] = []
+    for tag, i1, i2, j1, j2 in codes:
+        if tag == "equal" and i2 - i1 > 2 * context:
+            group.append((tag, i1, min(i2, i1 + context), j1, min(j2, j1 + context)))
+            groups.append(group)
+            group = []
+            i1, j1 = max(i1, i2 - context), max(j1, j2 - context)
+        group.append((tag, i1, i2, j1, j2))
+    if group and not (len(group) == 1 and group[0][0] == "equal"):
+        groups.append(group)
+    return groups
 
 
 def changed_lines_in(ranges: Sequence[tuple[int, int]], lo: int, hi: int) -> bool:
