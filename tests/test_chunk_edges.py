@@ -455,3 +455,14 @@ def test_router_keeps_paths_and_balances_new_ones():
     assert router.route(change("moved.py", old_path="f2.py")) == 1 - heavy  # a rename stays with its worker
     assert router.route(change("f2.py")) == router.route(change("f2.py"))  # sticky
     assert len(router._owners) == 3  # the least recently changed paths are forgotten
+
+    # measured CPU corrects the estimates: equal estimated work (two changes each), but
+    # worker 0 took three times as long (three changes' worth of CPU against one),
+    # so the next two new paths go to worker 1, which then has done as much
+    router = Router(2)
+    for i in range(4):
+        router.route(change(f"w{i}.py"))
+    assert router.load[0] == router.load[1]
+    router.measured(list(router.load), [3.0, 1.0])
+    assert [router.route(change(f"new{i}.py")) for i in range(2)] == [1, 1]
+    assert {router.route(change("tie.py")), router.route(change("next.py"))} == {0, 1}

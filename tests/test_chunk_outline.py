@@ -369,7 +369,9 @@ INSERTIONS = [
     ("python", "def a():\n    return 1\n\n\ndef b():\n    return 2\n", 3,
      ["def new(x):", "    return x", "", ""], True),
     ("python", "class A:\n    def a(self):\n        return 1\n\n\nclass B:\n    pass\n", 4,
-     ["    # a method after blank lines: the class's, not the module's", "    def later(self):", "        pass", "", ""], False),
+     ["    # a method after blank lines: the class's, not the module's", "    def later(self):", "        pass", "", ""], True),
+    ("python", "class A:\n    def a(self):\n        return 1\n\n\nclass B:\n    pass\n", 4,
+     ["    def later(self):", "        pass", "", "", "def top():", "    pass", "", ""], False),  # it leaves the class again
     ("python", "def main():\n    x = 1\n\n\ndef other():\n    pass\n", 3,
      ["    # indented comments after a blank line stay in main's body", "    # (tree-sitter keeps them there)", ""], False),
     ("python", "def main():\n    x = 1\n\n\ndef other():\n    pass\n", 3,
@@ -396,8 +398,9 @@ INSERTIONS = [
 def test_derived_outline_after_an_insertion_between_entries(language, text, at, inserted, alone):
     """Text inserted in the blank lines between two entries: the derived outline equals a
     full parse; where the grammar lets a blank line separate entries (Python, JavaScript,
-    Rust, ...) and the text does not continue the entry above, only the new text is
-    re-parsed, not its neighbours."""
+    Rust, ...) and the text does not continue a leaf entry above, only the new text is
+    re-parsed, not its neighbours (text that continues a class is parsed with the class's
+    header line)."""
     extractor = Extractor(ANALYZERS[language], 1792)
     old_lines = text.splitlines()
     old_data = text.encode()
@@ -415,3 +418,66 @@ def test_derived_outline_after_an_insertion_between_entries(language, text, at, 
     # the parse that was kept: the new lines alone (besides the enclosing containers' header
     # and closing lines), or a wider run
     assert (tuple(block[2:]) in recorder.regions[-1]) == alone, recorder.regions
+
+
+def _methods(count: int, indent: str = "    ") -> str:
+    return "".join(f"{indent}def m{i}(self):\n{indent}    return {i}\n\n" for i in range(count))
+
+
+JS_MODULE = ("define(['jquery'], function ($) {\n    \"use strict\";\n\n"
+             + "".join(f"    var f{i} = function () {{\n        return {i};\n    }};\n\n" for i in range(40))
+             + "    return f0;\n});\n")
+
+HEADER_CHANGES = [
+    # (language, old text, (line, replacement lines) edits, name of the container afterwards)
+    ("python", "class Shell(object):\n" + _methods(30), [(0, ["class Shell(Base):"])], "Shell"),
+    ("python", "class Shell(object):\n" + _methods(30), [(0, ["class InteractiveShell(Base,", "                       Mixin):"])],
+     "InteractiveShell"),
+    ("python", "class Shell(object):\n" + _methods(30), [(0, ["class Shell(Base):"]), (40, ["        return 'changed'"])], "Shell"),
+    ("javascript", JS_MODULE, [(0, ["define(['jquery', 'base/js/utils'], function ($, utils) {"])], None),
+    ("javascript", JS_MODULE, [(0, ["define([", "    'jquery',", "], function ($) {"]), (10, ["        return 'changed';"])], None),
+]
+
+
+@pytest.mark.parametrize("language,text,edits,name", HEADER_CHANGES)
+def test_a_changed_container_header_reparses_the_header_not_the_container(language, text, edits, name):
+    """A class's bases or a JavaScript module's dependencies change: the derived outline
+    equals a full parse, and the header is parsed around the container's first member, not
+    with every member."""
+    extractor = Extractor(ANALYZERS[language], 1792)
+    old_lines = text.splitlines()
+    old = extractor.parse(text.encode(), LineIndex(text.encode()))
+    new_lines = list(old_lines)
+    for at, replacement in sorted(edits, reverse=True):
+        new_lines[at:at + 1] = replacement
+    new_data = ("\n".join(new_lines) + "\n").encode()
+    lines = LineIndex(new_data)
+    recorder = extractor.parser = _RangeRecorder(extractor.parser)
+    derived = extractor.derive(old, diff_texts(old_lines, new_lines).blocks, new_data, lines)
+    extractor.parser = recorder._parser
+    full = extractor.parse(new_data, lines)
+    assert derived is not None and not full.has_error
+    assert _shape(derived.entries) == _shape(full.entries)
+    (container,) = [e for e in derived.entries if e.members]
+    assert container.name == name
+    parsed = max(sum(b - a for a, b in region) for region in recorder.regions)
+    assert parsed < len(new_lines) // 4, recorder.regions
+
+
+def test_statements_added_before_a_closing_brace_are_members_not_closing_lines():
+    """The closing lines of a large function include the blank lines before its `}`:
+    statements inserted there are new members (the header re-parse must not take them for
+    closing lines)."""
+    body = "".join(f"    step{i}({i}, 'padding padding padding padding padding padding');\n" for i in range(40))
+    text = "function big() {\n" + body + "\n\n}\n"
+    extractor = Extractor(ANALYZERS["javascript"], 1792)
+    old_lines = text.splitlines()
+    old = extractor.parse(text.encode(), LineIndex(text.encode()))
+    assert old.entries[0].members and old.entries[0].tail == 3
+    new_lines = old_lines[:42] + ["    added(1);", "    added(2);"] + old_lines[42:]
+    new_data = ("\n".join(new_lines) + "\n").encode()
+    lines = LineIndex(new_data)
+    derived = extractor.derive(old, diff_texts(old_lines, new_lines).blocks, new_data, lines)
+    full = extractor.parse(new_data, lines)
+    assert derived is not None and _shape(derived.entries) == _shape(full.entries)
+    assert len(derived.entries[0].members) == 42

@@ -174,6 +174,8 @@ class Extractor:
         self.parser: Any = tree_sitter.Parser(analyzer.language)  # Any: a test records its calls through a stand-in
         self._lines = LineIndex(b"")
         self._data = b""
+        self._new_text: list[tuple[int, int]] = []  # the changed blocks' new lines (derive)
+        self._hopeless = False  # derive: a region failed on an error in the new text itself
 
     # -- full parse -----------------------------------------------------------------------
 
@@ -292,6 +294,8 @@ class Extractor:
             return old
         self._lines = lines
         self._data = data
+        self._new_text = [(ns, ne) for _, _, ns, ne in blocks if ns < ne]
+        self._hopeless = False
         # each block with the old lines it reaches, two ways: across the blank lines around
         # it (text inserted after a blank line may continue the entry above it), and, where the
         # grammar allows (Analyzer.blank_separates), only to the entries it overlaps or
@@ -301,7 +305,7 @@ class Extractor:
                   os_ + (ns < ne and _indent(data, lines, ns) is None), oe - (ns < ne and _indent(data, lines, ne - 1) is None))
                  for os_, oe, ns, ne in blocks]
         result = self._level(old.entries, 0, 0, reach, [], data, lines)
-        return Outline(tuple(result)) if result is not None else None
+        return Outline(tuple(result)) if result is not None and not self._hopeless else None
 
     def _clusters(self, entries: Sequence[Entry], base_old: int, blocks: Sequence[Reach], narrow: bool) -> list[_Cluster]:
         """Group the blocks by the runs of entries they touch: a block touches the entries it
@@ -354,7 +358,7 @@ class Extractor:
         entries first where the grammar allows, then with the wide ones (see _clusters)."""
         if self.analyzer.blank_separates:
             out = self._level_once(entries, base_old, base_new, blocks, ancestors, data, lines, True)
-            if out is not None:
+            if out is not None or self._hopeless:
                 return out
         return self._level_once(entries, base_old, base_new, blocks, ancestors, data, lines, False)
 
@@ -364,6 +368,8 @@ class Extractor:
         changes (recurse into it) or is re-parsed; all re-parsed runs of a level go through
         one tree-sitter call."""
         clusters = self._clusters(entries, base_old, blocks, narrow)
+        if narrow and self.analyzer.indented is not None:
+            self._attach_deeper(clusters, entries, base_old, base_new, data, lines)
         shift = 0
         reparse: list[_Cluster] = []
         for cluster in clusters:
@@ -379,6 +385,8 @@ class Extractor:
                     cluster.fresh = [replacement]
                     continue
             reparse.append(cluster)
+        if self._hopeless:
+            return None
         if reparse and not self._reparse(reparse, entries, clusters, base_new, ancestors, data, lines, narrow):
             return None
         out: list[Entry] = []
@@ -390,22 +398,67 @@ class Extractor:
         out.extend(e.moved(shift) for e in entries[index:])
         return out
 
+    def _attach_deeper(self, clusters: list[_Cluster], entries: Sequence[Entry], base_old: int, base_new: int,
+                       data: bytes, lines: LineIndex) -> None:
+        """Indented grammars: new text in a gap that starts deeper than the entry above it
+        continues that entry (methods appended to a class after a blank line): its run is
+        that entry alone, so the change re-derives the entry's members instead of failing
+        here and re-parsing the entry and the one below it."""
+        shift = 0
+        for index, cluster in enumerate(clusters):
+            above = cluster.first - 1
+            if (cluster.first > cluster.last and above >= 0 and len(cluster.blocks) == 1
+                    and (index == 0 or clusters[index - 1].last < above)):
+                _, _, ns, ne, _, _, _, _ = cluster.blocks[0]
+                entry = entries[above]
+                new_indent = _first_indent(data, lines, ns, ne)
+                above_indent = _indent(data, lines, base_new + entry.start + shift)
+                if new_indent is not None and above_indent is not None and new_indent > above_indent:
+                    cluster.first = cluster.last = above
+                    cluster.lo = min(cluster.lo, base_old + entry.start)
+                    cluster.hi = max(cluster.hi, base_old + entry.end)
+            shift += sum((b[3] - b[2]) - (b[1] - b[0]) for b in cluster.blocks)
+
     def _recurse(self, entry: Entry, base_old: int, new_base: int, cluster: _Cluster,
                  ancestors: list[tuple[Entry, int, int]], data: bytes, lines: LineIndex) -> Entry | None:
         """The container `entry` with its members re-derived, when every change of the
-        cluster lies inside its body; else None."""
+        cluster lies inside its body, or inside its header or closing lines (see _rehead);
+        else None."""
         if not entry.members or entry.head < 1:
             return None
-        body_lo, body_hi = base_old + entry.start + entry.head, base_old + entry.end - entry.tail
-        if not all(body_lo <= b[0] and b[1] <= body_hi for b in cluster.blocks):
-            return None
+        start_old, end_old = base_old + entry.start, base_old + entry.end
+        body_lo, body_hi = start_old + entry.head, end_old - entry.tail
+        body: list[Reach] = []
+        edges: list[Reach] = []  # blocks in the header or closing lines
+        for b in cluster.blocks:
+            # without closing lines (Python) the body may also grow past the old end: the
+            # members' re-parse checks that the new text stays inside the container
+            if body_lo <= b[0] and (b[1] <= body_hi or entry.tail == 0):
+                body.append(b)
+            elif (start_old <= b[0] and b[1] <= body_lo and b[0] < b[1]) or (body_hi <= b[0] and b[1] <= end_old and b[0] < end_old):
+                edges.append(b)
+            else:
+                return None
         new_start = new_base + entry.start
         new_end = new_start + (entry.end - entry.start) + cluster.delta
-        members = self._level(entry.members, base_old + entry.start, new_start, cluster.blocks,
-                              ancestors + [(entry, new_start, new_end)], data, lines)
+        head_delta = sum((b[3] - b[2]) - (b[1] - b[0]) for b in edges if b[1] <= body_lo)
+        tail_delta = sum((b[3] - b[2]) - (b[1] - b[0]) for b in edges if b[1] > body_lo)
+        container = entry
+        if edges:
+            reheaded = self._rehead(entry, start_old, body, head_delta, tail_delta, new_start, new_end, ancestors, data, lines)
+            if reheaded is None:
+                return None
+            container = reheaded
+        members: Sequence[Entry] | None = entry.members
+        if body:
+            members = self._level(entry.members, start_old, new_start + head_delta, body,
+                                  ancestors + [(container, new_start, new_end)], data, lines)
         if not members:
             return None
+        if head_delta:
+            members = [member.moved(head_delta) for member in members]
         updated = entry.with_members(tuple(members), cluster.delta).moved(cluster.shift)
+        updated.name, updated.scope = container.name, container.scope
         if entry.tail == 0:  # no closing lines (Python): the container ends with its last member
             updated.end = updated.start + members[-1].end
         updated.head = members[0].start
@@ -413,6 +466,84 @@ class Extractor:
         if not updated.nested and lines.size(new_start, new_end) <= self.split_bytes:
             updated.members, updated.head, updated.tail = None, 0, 0  # small again: a leaf, as a full parse has it
         return updated
+
+    def _rehead(self, entry: Entry, start_old: int, body: list[Reach], head_delta: int, tail_delta: int, new_start: int,
+                new_end: int, ancestors: list[tuple[Entry, int, int]], data: bytes, lines: LineIndex) -> Entry | None:
+        """A container whose header or closing lines changed (a class's bases, a JavaScript
+        module's list of dependencies): its new header and closing lines are parsed around
+        its first member alone, which must be unchanged, instead of the whole container. The
+        parse must give one unit of the same kind whose body starts where the first member
+        does; the container as its members' re-parse sees it (new name, header and closing
+        lines), or None."""
+        members = entry.members
+        if not members:
+            return None
+        first = members[0]
+        head, tail = entry.head + head_delta, entry.tail + tail_delta
+        if head < 1 or tail < 0 or any(b[0] < start_old + first.end for b in body):
+            return None
+        first_lo = new_start + head
+        first_hi = first_lo + (first.end - first.start)
+        spans = [(start, start + e.head) for e, start, _ in ancestors] + [(new_start, first_hi), (new_end - tail, new_end)]
+        spans += [(end - e.tail, end) for e, _, end in reversed(ancestors)]
+        ranges = _ranges(spans, lines)
+        if ranges is None:
+            return None
+        root = self._parse_ranges(data, lines, ranges)
+        if root.has_error:
+            return None
+        descended = self._descend(root, ancestors, new_end if tail else first_hi)
+        if descended is None:
+            return None
+        nodes, parent, in_test = descended
+        units = [n for n in nodes if n.type not in self.analyzer.attach]
+        if len(units) != 1:
+            return None
+        rule = self.analyzer.rules.get(units[0].type)
+        found = rule(units[0], ()) if rule is not None else None
+        if found is None or found.body is None:
+            return None
+        fresh = self.entries(iter(nodes), new_start, parent, in_test)
+        if (len(fresh) != 1 or fresh[0].start != 0 or fresh[0].end != (new_end if tail else first_hi) - new_start
+                or fresh[0].kind != entry.kind or fresh[0].test != entry.test or fresh[0].nested != entry.nested):
+            return None
+        # the header ends where the first member starts, and the changed lines hold no member
+        # (statements inserted among the blank lines before a closing brace are members)
+        inside = self.entries(self.member_nodes(found.body, units[0]), new_start, entry, entry.test)
+        if len(inside) != 1 or (inside[0].start, inside[0].end) != (head, head + first.end - first.start):
+            return None
+        container = entry._copy()
+        container.name, container.scope = fresh[0].name, fresh[0].scope
+        container.head, container.tail = head, tail
+        return container
+
+    def _parse_ranges(self, data: bytes, lines: LineIndex, ranges: list[tuple[int, int]]) -> Node:
+        self.parser.included_ranges = [tree_sitter.Range((a, 0), (b, 0), lines.byte(a), lines.byte(b)) for a, b in ranges]
+        try:
+            return self.parser.parse(data).root_node
+        finally:
+            self.parser.included_ranges = None  # type: ignore[assignment]
+
+    def _descend(self, root: Node, ancestors: list[tuple[Entry, int, int]], last_text: int) -> tuple[list[Node], Entry | None, bool] | None:
+        """The nodes of the level under the ancestors in a region parse, with their parent
+        entry and test flag; None when the region is not inside the same containers (one
+        unit per level, the same names, reaching past the new text)."""
+        nodes: list[Node] = list(self.level_nodes(root.named_children))
+        parent: Entry | None = None
+        in_test = False
+        for entry, _, _ in ancestors:
+            units = [n for n in nodes if n.type not in self.analyzer.attach]
+            if len(units) != 1:
+                return None
+            rule = self.analyzer.rules.get(units[0].type)
+            found = rule(units[0], ()) if rule is not None else None
+            if found is None or found.body is None or found.name != entry.name:
+                return None
+            if _line_span(units[0])[1] < last_text:
+                return None  # the new text fell out of its container (a dedent)
+            nodes = list(self.member_nodes(found.body, units[0]))
+            parent, in_test = entry, entry.test
+        return nodes, parent, in_test
 
     def _reparse(self, reparse: list[_Cluster], entries: Sequence[Entry], clusters: list[_Cluster], base_new: int,
                  ancestors: list[tuple[Entry, int, int]], data: bytes, lines: LineIndex, narrow: bool) -> bool:
@@ -422,15 +553,9 @@ class Extractor:
         spans = [(start, start + entry.head) for entry, start, _ in ancestors]
         spans += [(c.new_lo, c.new_hi) for c in reparse]
         spans += [(end - entry.tail, end) for entry, _, end in reversed(ancestors)]
-        ranges: list[tuple[int, int]] = []
-        for a, b in spans:
-            if a > b or b > lines.count or a < 0:
-                return False
-            if a == b:
-                continue
-            if ranges and ranges[-1][1] > a:
-                return False
-            ranges.append((a, b))
+        ranges = _ranges(spans, lines)
+        if ranges is None:
+            return False
         if all(c.new_lo == c.new_hi for c in reparse) and not ancestors:
             for cluster in reparse:
                 cluster.fresh = []
@@ -441,29 +566,19 @@ class Extractor:
             if narrow and (expected is None or not all(_first_indent(data, lines, c.new_lo, c.new_hi) in (None, expected)
                                                         for c in reparse)):
                 return False  # a region that starts deeper (a comment included) continues the entry above
-        self.parser.included_ranges = [tree_sitter.Range((a, 0), (b, 0), lines.byte(a), lines.byte(b)) for a, b in ranges]
-        try:
-            root = self.parser.parse(data).root_node
-        finally:
-            self.parser.included_ranges = None  # type: ignore[assignment]
+        root = self._parse_ranges(data, lines, ranges)
         if root.has_error:
+            # an error inside the new text is the new text's own: a wider region, or the
+            # level above, would fail on it again; the whole file is parsed at once instead
+            # (which finds whether something outside the region closes it after all)
+            row = _first_error_line(root)
+            if row is not None and any(ns < row <= ne for ns, ne in self._new_text):
+                self._hopeless = True
             return False
-        nodes: Sequence[Node] = list(self.level_nodes(root.named_children))
-        parent: Entry | None = None
-        in_test = False
-        last_text = _last_text_line(data, lines, reparse[-1].new_lo, reparse[-1].new_hi)
-        for entry, _, _ in ancestors:
-            units = [n for n in nodes if n.type not in self.analyzer.attach]
-            if len(units) != 1:
-                return False
-            rule = self.analyzer.rules.get(units[0].type)
-            found = rule(units[0], ()) if rule is not None else None
-            if found is None or found.body is None or found.name != entry.name:
-                return False
-            if _line_span(units[0])[1] < last_text:
-                return False  # the new text fell out of its container (a dedent)
-            nodes = list(self.member_nodes(found.body, units[0]))
-            parent, in_test = entry, entry.test
+        descended = self._descend(root, ancestors, _last_text_line(data, lines, reparse[-1].new_lo, reparse[-1].new_hi))
+        if descended is None:
+            return False
+        nodes, parent, in_test = descended
         fresh = self.entries(iter(nodes), base_new, parent, in_test)
         for cluster in reparse:
             cluster.fresh = []
@@ -541,6 +656,21 @@ def _starts(entries: Sequence[Entry]) -> list[int]:
             _STARTS.clear()
         _STARTS[key] = (entries, starts)
     return starts
+
+
+def _ranges(spans: list[tuple[int, int]], lines: LineIndex) -> list[tuple[int, int]] | None:
+    """The non-empty line spans for included_ranges, or None when they are out of order or
+    outside the file."""
+    ranges: list[tuple[int, int]] = []
+    for a, b in spans:
+        if a > b or b > lines.count or a < 0:
+            return None
+        if a == b:
+            continue
+        if ranges and ranges[-1][1] > a:
+            return None
+        ranges.append((a, b))
+    return ranges
 
 
 def _blank_run(data: bytes, lines: LineIndex, line: int, step: int) -> int:

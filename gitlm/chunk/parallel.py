@@ -3,7 +3,7 @@
 Each worker owns a share of the repository's paths, so the versions of a file, and their
 outlines derived one from the other change after change, stay in one worker's cache; each
 runs its own `git cat-file --batch` process. A path goes to the worker with the least work
-sent so far when it is first seen and stays there (a renamed file stays with its worker),
+so far (see Router) when it is first seen and stays there (a renamed file stays with its worker),
 which spreads the work more evenly than a hash of the path: one worker no longer idles while
 the other still has a heavy share. The main process reads the commits and keeps the
 co-change history (related_files do not depend on how the work is spread); it sends every
@@ -21,6 +21,7 @@ import importlib
 import math
 import multiprocessing
 import queue
+import time
 import traceback
 from collections import OrderedDict, deque
 from collections.abc import Iterable, Iterator
@@ -71,13 +72,18 @@ _results = msgspec.msgpack.Decoder(list[_Result])
 
 class Router:
     """Which worker owns a path: the first time a path is seen, the worker with the least
-    estimated work so far (a change costs about the square root of its patch size); then
-    always that one."""
+    work so far; then always that one. A change's work is estimated when it is sent (about
+    the square root of its patch size), and corrected by what the workers measure: each
+    result reports the worker's CPU time, so the work a worker has done counts as it took,
+    not as estimated (a few large files parse far more per patch byte than the rest; on
+    ipython an estimate alone left one worker with 13.1 s of CPU and the other with 12.6)."""
 
     def __init__(self, workers: int, capacity: int = PATHS):
-        self.load = [0.0] * workers
+        self.load = [0.0] * workers  # estimated work sent to each worker
         self.capacity = capacity
         self._owners: OrderedDict[str, int] = OrderedDict()
+        self._done = [0.0] * workers  # the estimate of the work measured so far ...
+        self._cpu = [0.0] * workers  # ... and the CPU seconds it took
 
     def route(self, change: FileChange, weight: bool = True) -> int:
         """The change's worker; `weight`: count its work (a merge's noted change costs little)."""
@@ -86,13 +92,28 @@ class Router:
         if worker is None and change.old_path is not None:
             worker = owners.get(change.old_path)  # a rename: its old version is in that worker's cache
         if worker is None:
-            worker = min(range(len(self.load)), key=self.load.__getitem__)
+            worker = self._least_loaded()
         owners[change.path] = worker  # now the most recently changed
         if len(owners) > self.capacity:
             owners.popitem(last=False)
         if weight:
             self.load[worker] += math.sqrt(len(change.patch or "") + 100)
         return worker
+
+    def measured(self, estimated: list[float], cpu: list[float]) -> None:
+        """The workers finished the work estimated at `estimated` (the loads when that batch
+        was sent) in `cpu` seconds each."""
+        self._done = list(estimated)
+        self._cpu = list(cpu)
+
+    def _least_loaded(self) -> int:
+        load = self.load
+        total_cpu = sum(self._cpu)
+        if total_cpu <= 0:
+            return min(range(len(load)), key=load.__getitem__)
+        scale = sum(self._done) / total_cpu  # estimate units per CPU second, over all workers
+        done, cpu = self._done, self._cpu
+        return min(range(len(load)), key=lambda w: load[w] - done[w] + cpu[w] * scale)
 
 
 def chunk_parallel(commits: Iterable[Commit], repo: Repository, config: GitlmConfig, stats: ChunkStats,
@@ -116,20 +137,21 @@ def chunk_parallel(commits: Iterable[Commit], repo: Repository, config: GitlmCon
     for commit in history:
         main.observe(commit)
     router = Router(workers)
-    in_flight: deque[tuple[list[Commit], int]] = deque()
+    in_flight: deque[tuple[list[Commit], int, list[float]]] = deque()
     pending_bytes = 0
     iterator = iter(commits)
     try:
         while batch := list(islice(iterator, BATCH)):
             size = _send(batch, main, router, inboxes)
-            in_flight.append((batch, size))
+            in_flight.append((batch, size, list(router.load)))
             pending_bytes += size
             while len(in_flight) > IN_FLIGHT or (len(in_flight) > 1 and pending_bytes > IN_FLIGHT_BYTES):
-                done, size = in_flight.popleft()
+                done, size, estimated = in_flight.popleft()
                 pending_bytes -= size
-                yield from _receive(done, main, outboxes, processes)
+                yield from _receive(done, main, outboxes, processes, router, estimated)
         while in_flight:
-            yield from _receive(in_flight.popleft()[0], main, outboxes, processes)
+            done, _, estimated = in_flight.popleft()
+            yield from _receive(done, main, outboxes, processes, router, estimated)
         for inbox in inboxes:
             inbox.put(None)
         for w in range(workers):
@@ -185,14 +207,19 @@ def _no_chunks(change: FileChange) -> bool:
     return change.is_binary or change.is_submodule or change.is_symlink or change.change_type == "T"
 
 
-def _receive(batch: list[Commit], main: Chunker, outboxes: list, processes: list) -> Iterator[bytes]:
+def _receive(batch: list[Commit], main: Chunker, outboxes: list, processes: list, router: Router,
+             estimated: list[float]) -> Iterator[bytes]:
     chunks: list[list[tuple[int, list[bytes]]]] = [[] for _ in batch]
+    cpu = []
     for w, outbox in enumerate(outboxes):
         kind, payload = _get(outbox, processes[w])
         if kind != "results":
             raise GitlmError(f"chunk worker {w} failed: {payload}")
-        for result in _results.decode(payload):
+        encoded, seconds = payload
+        cpu.append(seconds)
+        for result in _results.decode(encoded):
             chunks[result.position].extend(result.chunks)
+    router.measured(estimated, cpu)
     stats = main.stats
     for position, commit in enumerate(batch):
         stats.commits += 1
@@ -209,6 +236,7 @@ def _receive(batch: list[Commit], main: Chunker, outboxes: list, processes: list
 
 
 def _get(outbox: Any, process: Any) -> tuple[str, Any]:
+    """A worker's next message; a worker that died says so instead of hanging the run."""
     while True:
         try:
             return outbox.get(timeout=1.0)
@@ -246,7 +274,7 @@ def _work(inbox: Any, outbox: Any, repo_path: str, config_json: str, patches_red
                         prepared.append((job, *chunker.prepare(job.commit, [(f.index, f.change) for f in job.files])))
                 results = [_Result(job.position, _encoded(chunker, job, chunker.drafts(job.commit, plans, ticket)))
                            for job, plans, ticket in prepared]
-                outbox.put(("results", _encode(results)))
+                outbox.put(("results", (_encode(results), time.process_time())))
             stats.take_blob_counts(blobs)
         if redactor is not None:
             stats.secrets_by_type = dict(redactor.counts)
