@@ -10,7 +10,9 @@ Speed: a history parses each version of every changed file, and tree-sitter's fu
 outline from the old one instead: entries the diff does not touch are kept (shifted by the
 lines inserted above them), and only the touched entries' text is re-parsed, with
 tree-sitter's `included_ranges` holding just the enclosing containers' header and closing
-lines around it, so a method edit in a 4,000-line class parses that method plus `class X:`.
+lines around it, so a method edit in a 4,000-line class parses that method plus `class X:`;
+a changed header (`class X(Base):`, a JavaScript module's dependency list) is parsed with
+the container's first member only, its other members kept or derived as before.
 The re-parsed region must parse without errors and stay inside its container; otherwise the
 next level up is tried, and at the top the whole file is parsed.
 """
@@ -472,9 +474,9 @@ class Extractor:
         """A container whose header or closing lines changed (a class's bases, a JavaScript
         module's list of dependencies): its new header and closing lines are parsed around
         its first member alone, which must be unchanged, instead of the whole container. The
-        parse must give one unit of the same kind whose body starts where the first member
-        does; the container as its members' re-parse sees it (new name, header and closing
-        lines), or None."""
+        parse must give one unit of the same kind whose only member is that first member,
+        where it belongs; the container as its members' re-parse sees it (new name, header
+        and closing lines), or None."""
         members = entry.members
         if not members:
             return None
