@@ -375,7 +375,7 @@ class Extractor:
         shift = 0
         reparse: list[_Cluster] = []
         for cluster in clusters:
-            cluster.delta = sum((b[3] - b[2]) - (b[1] - b[0]) for b in cluster.blocks)
+            cluster.delta = _delta(cluster.blocks)
             cluster.new_lo = cluster.lo - base_old + base_new + shift
             cluster.new_hi = cluster.hi - base_old + base_new + shift + cluster.delta
             cluster.shift = shift
@@ -419,7 +419,7 @@ class Extractor:
                     cluster.first = cluster.last = above
                     cluster.lo = min(cluster.lo, base_old + entry.start)
                     cluster.hi = max(cluster.hi, base_old + entry.end)
-            shift += sum((b[3] - b[2]) - (b[1] - b[0]) for b in cluster.blocks)
+            shift += _delta(cluster.blocks)
 
     def _recurse(self, entry: Entry, base_old: int, new_base: int, cluster: _Cluster,
                  ancestors: list[tuple[Entry, int, int]], data: bytes, lines: LineIndex) -> Entry | None:
@@ -443,8 +443,8 @@ class Extractor:
                 return None
         new_start = new_base + entry.start
         new_end = new_start + (entry.end - entry.start) + cluster.delta
-        head_delta = sum((b[3] - b[2]) - (b[1] - b[0]) for b in edges if b[1] <= body_lo)
-        tail_delta = sum((b[3] - b[2]) - (b[1] - b[0]) for b in edges if b[1] > body_lo)
+        head_delta = _delta([b for b in edges if b[1] <= body_lo])
+        tail_delta = _delta(edges) - head_delta
         container = entry
         if edges:
             reheaded = self._rehead(entry, start_old, body, head_delta, tail_delta, new_start, new_end, ancestors, data, lines)
@@ -658,6 +658,11 @@ def _starts(entries: Sequence[Entry]) -> list[int]:
             _STARTS.clear()
         _STARTS[key] = (entries, starts)
     return starts
+
+
+def _delta(blocks: Sequence[Reach]) -> int:
+    """How many lines the blocks add (negative: remove)."""
+    return sum((b[3] - b[2]) - (b[1] - b[0]) for b in blocks)
 
 
 def _ranges(spans: list[tuple[int, int]], lines: LineIndex) -> list[tuple[int, int]] | None:
