@@ -481,3 +481,22 @@ def test_statements_added_before_a_closing_brace_are_members_not_closing_lines()
     full = extractor.parse(new_data, lines)
     assert derived is not None and _shape(derived.entries) == _shape(full.entries)
     assert len(derived.entries[0].members) == 42
+
+
+def test_a_second_callback_inserted_before_a_closing_line_re_reads_the_block():
+    """`}, function (error) {` inserted between a callback's last statement and its `});`
+    starts another body: the block's members are then the new callback's statements (what a
+    full parse reads), not the first callback's with the new ones appended."""
+    body = "".join(f"        step{i}({i}, 'padding padding padding padding padding padding');\n" for i in range(40))
+    text = "var made = load(name).then(function (Model) {\n" + body + "        return made;\n    });\n"
+    extractor = Extractor(ANALYZERS["javascript"], 1792)
+    old_lines = text.splitlines()
+    old = extractor.parse(text.encode(), LineIndex(text.encode()))
+    assert old.entries[0].kind == "block" and len(old.entries[0].members) == 41
+    new_lines = old_lines[:42] + ["    }, function (error) {", "        report(error);", "        return Promise.reject(error);"] + old_lines[42:]
+    new_data = ("\n".join(new_lines) + "\n").encode()
+    lines = LineIndex(new_data)
+    derived = extractor.derive(old, diff_texts(old_lines, new_lines).blocks, new_data, lines)
+    full = extractor.parse(new_data, lines)
+    assert derived is not None and _shape(derived.entries) == _shape(full.entries)
+    assert derived.entries[0].head == 43 and len(derived.entries[0].members) == 2

@@ -592,6 +592,8 @@ class Extractor:
             if position == len(reparse) or start < reparse[position].new_lo or end > reparse[position].new_hi:
                 return False
             reparse[position].fresh.append(entry)
+        if not all(_covered(c, base_new, data, lines) for c in reparse):
+            return False
         if expected is not None and not all(self._indent_ok(c.fresh, base_new, expected, data, lines) for c in reparse):
             return False
         return True
@@ -708,6 +710,23 @@ def _first_indent(data: bytes, lines: LineIndex, lo: int, hi: int) -> int | None
         if indent is not None:
             return indent
     return None
+
+
+def _covered(cluster: _Cluster, base: int, data: bytes, lines: LineIndex) -> bool:
+    """Whether the cluster's fresh entries (relative to line `base`) hold all of its text:
+    the level the region parse reached is one container's body, so text it lost lies before
+    its first entry or after its last (`}, function (error) {` inserted between a callback's
+    last statement and its closing line: the statement and the new header belong to another
+    body than the one the parse descended into)."""
+    last = _last_text_line(data, lines, cluster.new_lo, cluster.new_hi)
+    if last == cluster.new_lo:
+        return True  # only blank lines
+    if not cluster.fresh:
+        return False
+    first = cluster.new_lo
+    while not data[lines.byte(first):lines.byte(first + 1)].strip():
+        first += 1
+    return base + cluster.fresh[0].start <= first and base + cluster.fresh[-1].end >= last
 
 
 def _last_text_line(data: bytes, lines: LineIndex, lo: int, hi: int) -> int:
