@@ -486,9 +486,7 @@ class Extractor:
             return None
         first_lo = new_start + head
         first_hi = first_lo + (first.end - first.start)
-        spans = [(start, start + e.head) for e, start, _ in ancestors] + [(new_start, first_hi), (new_end - tail, new_end)]
-        spans += [(end - e.tail, end) for e, _, end in reversed(ancestors)]
-        ranges = _ranges(spans, lines)
+        ranges = _region(ancestors, [(new_start, first_hi), (new_end - tail, new_end)], lines)
         if ranges is None:
             return None
         root = self._parse_ranges(data, lines, ranges)
@@ -499,11 +497,8 @@ class Extractor:
             return None
         nodes, parent, in_test = descended
         units = [n for n in nodes if n.type not in self.analyzer.attach]
-        if len(units) != 1:
-            return None
-        rule = self.analyzer.rules.get(units[0].type)
-        found = rule(units[0], ()) if rule is not None else None
-        if found is None or found.body is None:
+        container = self._container(units[0]) if len(units) == 1 else None
+        if container is None:
             return None
         fresh = self.entries(iter(nodes), new_start, parent, in_test)
         if (len(fresh) != 1 or fresh[0].start != 0 or fresh[0].end != (new_end if tail else first_hi) - new_start
@@ -511,13 +506,13 @@ class Extractor:
             return None
         # the header ends where the first member starts, and the changed lines hold no member
         # (statements inserted among the blank lines before a closing brace are members)
-        inside = self.entries(self.member_nodes(found.body, units[0]), new_start, entry, entry.test)
+        inside = self.entries(self.member_nodes(container[1], units[0]), new_start, entry, entry.test)
         if len(inside) != 1 or (inside[0].start, inside[0].end) != (head, head + first.end - first.start):
             return None
-        container = entry._copy()
-        container.name, container.scope = fresh[0].name, fresh[0].scope
-        container.head, container.tail = head, tail
-        return container
+        reheaded = entry._copy()
+        reheaded.name, reheaded.scope = fresh[0].name, fresh[0].scope
+        reheaded.head, reheaded.tail = head, tail
+        return reheaded
 
     def _parse_ranges(self, data: bytes, lines: LineIndex, ranges: list[tuple[int, int]]) -> Node:
         self.parser.included_ranges = [tree_sitter.Range((a, 0), (b, 0), lines.byte(a), lines.byte(b)) for a, b in ranges]
@@ -525,6 +520,13 @@ class Extractor:
             return self.parser.parse(data).root_node
         finally:
             self.parser.included_ranges = None  # type: ignore[assignment]
+
+    def _container(self, node: Node) -> tuple[Found, Node] | None:
+        """What the analyzer reads of a node that holds members (a class, a function), with
+        the node of its body; None for any other node."""
+        rule = self.analyzer.rules.get(node.type)
+        found = rule(node, ()) if rule is not None else None
+        return (found, found.body) if found is not None and found.body is not None else None
 
     def _descend(self, root: Node, ancestors: list[tuple[Entry, int, int]], last_text: int) -> tuple[list[Node], Entry | None, bool] | None:
         """The nodes of the level under the ancestors in a region parse, with their parent
@@ -535,15 +537,12 @@ class Extractor:
         in_test = False
         for entry, _, _ in ancestors:
             units = [n for n in nodes if n.type not in self.analyzer.attach]
-            if len(units) != 1:
-                return None
-            rule = self.analyzer.rules.get(units[0].type)
-            found = rule(units[0], ()) if rule is not None else None
-            if found is None or found.body is None or found.name != entry.name:
+            container = self._container(units[0]) if len(units) == 1 else None
+            if container is None or container[0].name != entry.name:
                 return None
             if _line_span(units[0])[1] < last_text:
                 return None  # the new text fell out of its container (a dedent)
-            nodes = list(self.member_nodes(found.body, units[0]))
+            nodes = list(self.member_nodes(container[1], units[0]))
             parent, in_test = entry, entry.test
         return nodes, parent, in_test
 
@@ -552,10 +551,7 @@ class Extractor:
         """Parse the clusters' new lines inside the ancestors' header and closing lines and
         give each cluster its fresh entries; False when the text does not parse cleanly or
         does not stay where it was (then wider runs, or the level above, re-parse more)."""
-        spans = [(start, start + entry.head) for entry, start, _ in ancestors]
-        spans += [(c.new_lo, c.new_hi) for c in reparse]
-        spans += [(end - entry.tail, end) for entry, _, end in reversed(ancestors)]
-        ranges = _ranges(spans, lines)
+        ranges = _region(ancestors, [(c.new_lo, c.new_hi) for c in reparse], lines)
         if ranges is None:
             return False
         if all(c.new_lo == c.new_hi for c in reparse) and not ancestors:
@@ -667,6 +663,14 @@ def _delta(blocks: Sequence[Reach]) -> int:
     return sum((b[3] - b[2]) - (b[1] - b[0]) for b in blocks)
 
 
+def _region(ancestors: list[tuple[Entry, int, int]], inner: list[tuple[int, int]], lines: LineIndex) -> list[tuple[int, int]] | None:
+    """The line ranges of a region parse: the `inner` spans inside the ancestors' header and
+    closing lines (None when they do not fit, see _ranges)."""
+    spans = [(start, start + entry.head) for entry, start, _ in ancestors] + inner
+    spans += [(end - entry.tail, end) for entry, _, end in reversed(ancestors)]
+    return _ranges(spans, lines)
+
+
 def _ranges(spans: list[tuple[int, int]], lines: LineIndex) -> list[tuple[int, int]] | None:
     """The non-empty line spans for included_ranges, or None when they are out of order or
     outside the file."""
@@ -723,10 +727,16 @@ def _covered(cluster: _Cluster, base: int, data: bytes, lines: LineIndex) -> boo
         return True  # only blank lines
     if not cluster.fresh:
         return False
-    first = cluster.new_lo
-    while not data[lines.byte(first):lines.byte(first + 1)].strip():
-        first += 1
+    first = _first_text_line(data, lines, cluster.new_lo, last)
     return base + cluster.fresh[0].start <= first and base + cluster.fresh[-1].end >= last
+
+
+def _first_text_line(data: bytes, lines: LineIndex, lo: int, hi: int) -> int:
+    """The first line in [lo, hi) that is not blank (hi when all are)."""
+    for line in range(lo, hi):
+        if data[lines.byte(line):lines.byte(line + 1)].strip():
+            return line
+    return hi
 
 
 def _last_text_line(data: bytes, lines: LineIndex, lo: int, hi: int) -> int:
