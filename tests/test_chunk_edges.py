@@ -228,6 +228,44 @@ def test_large_units_split_on_statements(make_repo, tmp_path):
     assert stats.split_units == 8
 
 
+VIEW = """\
+var CellView = Backbone.View.extend({
+    tagName: 'div',
+
+    render: function () {
+        this.draw();
+        return this;
+    },
+
+    update: function (model) {
+        this.model = model;
+    },
+});
+"""
+
+
+def test_functions_in_object_literals_are_methods(make_repo, tmp_path):
+    """Pre-class JavaScript keeps its methods in object literals (Backbone's extend, a
+    prototype object, module.exports): each function is its own unit, named in its object."""
+    repo = make_repo()
+    repo.write("static/view.js", VIEW)
+    repo.commit("Add the cell view")
+    repo.write("static/view.js", VIEW.replace("        this.draw();\n", "        this.draw(true);\n"))
+    changed = repo.commit("Draw eagerly")
+    utils = "module.exports = {\n    add: function (a, b) {\n        return a + b;\n    },\n\n    one() {\n        return 1;\n    },\n};\n"
+    repo.write("lib/utils.js", utils)
+    repo.commit("Add utils")
+    repo.write("lib/utils.js", utils.replace("return 1;", "return 2;"))
+    fixed = repo.commit("Fix one")
+    chunks, _ = _chunk(repo, tmp_path)
+    by_commit = {sha: [_summary(c) for c in chunks if c.commit_hash == sha] for sha in (changed, fixed)}
+    assert by_commit[changed] == [("static/view.js", "M", "modified_function", "method", "CellView.render", [4, 7], 1, 1)]
+    (render,) = [c for c in chunks if c.commit_hash == changed]
+    assert render.old_code == "    render: function () {\n        this.draw();\n        return this;\n    },\n"
+    assert render.new_code == render.old_code.replace("draw()", "draw(true)")
+    assert by_commit[fixed] == [("lib/utils.js", "M", "bug_fix", "function", "module.exports.one", [6, 8], 1, 1)]
+
+
 def test_plain_text_chunks_by_hunk_and_long_lines_are_cut(make_repo, tmp_path):
     repo = make_repo()
     lines = [f"line {i}\n" for i in range(30)]

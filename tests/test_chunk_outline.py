@@ -107,6 +107,23 @@ define([
         return 1;
     };
 
+    var CellView = Backbone.View.extend({
+        tagName: 'div',
+
+        // Draws the cell.
+        render: function () {
+            return this;
+        },
+
+        update() {
+            return 2;
+        },
+    });
+
+    Cell.prototype = {
+        'to-json': function () {},
+    };
+
     return {'Cell': Cell};
 });
 """,
@@ -234,8 +251,12 @@ EXPECTED = {
                    ("type", "Circle", 4, 8, [("method", "constructor", 1, 2), ("method", "area", 2, 3)]),
                    ("function", "make", 9, 12), ("function", "helper", 13, 14),
                    ("test", "Circle", 15, 20, [("test", "has an area", 1, 4)])],
-    "javascript": [("block", None, 0, 15, [("statement", None, 3, 4), ("function", "Cell", 5, 8),
-                                           ("function", "Cell.prototype.render", 9, 12), ("statement", None, 13, 14)])],
+    "javascript": [("block", None, 0, 32, [("statement", None, 3, 4), ("function", "Cell", 5, 8),
+                                           ("function", "Cell.prototype.render", 9, 12),
+                                           ("type", "CellView", 13, 25, [("statement", None, 1, 2), ("method", "render", 3, 7),
+                                                                         ("method", "update", 8, 11)]),
+                                           ("type", "Cell.prototype", 26, 29, [("method", "to-json", 1, 2)]),
+                                           ("statement", None, 30, 31)])],
     "go": [("statement", None, 0, 1), ("statement", None, 2, 3), ("type", "Server", 4, 8), ("interface", "Handler", 9, 12),
            ("method", "Server.Start", 13, 16), ("test", "TestNew", 17, 20)],
     "java": [("statement", None, 0, 1),
@@ -331,10 +352,11 @@ def test_derived_outline_equals_a_full_parse(language):
         new_data = ("\n".join(new_lines) + "\n").encode()
         lines = LineIndex(new_data)
         full = extractor.parse(new_data, lines)
-        if full.has_error:
-            continue
         diff = diff_texts(old_lines, new_lines)
         outline = extractor.derive(old, diff.blocks, new_data, lines)
+        if full.has_error:  # the edit broke the file: a region parse must notice, not derive
+            assert outline is None or outline.has_error, (language, new_lines)
+            continue
         if outline is None:
             continue
         derived += 1
@@ -500,3 +522,28 @@ def test_a_second_callback_inserted_before_a_closing_line_re_reads_the_block():
     full = extractor.parse(new_data, lines)
     assert derived is not None and _shape(derived.entries) == _shape(full.entries)
     assert derived.entries[0].head == 43 and len(derived.entries[0].members) == 2
+
+
+def test_a_property_added_without_its_comma_breaks_the_object():
+    """An object's properties are separated by commas, so a property does not parse on its
+    own: one inserted without its comma before another makes the file unparsable, which only
+    a parse of the whole object notices (the derived outline must not hide it)."""
+    text = ("var View = Backbone.View.extend({\n    render: function () {\n        return this;\n    },\n\n"
+            "    update: function () {\n        return 2;\n    },\n});\n")
+    extractor = Extractor(ANALYZERS["javascript"], 1792)
+    old_lines = text.splitlines()
+    old = extractor.parse(text.encode(), LineIndex(text.encode()))
+    assert [(e.kind, e.name) for e in old.entries[0].members] == [("method", "render"), ("method", "update")]
+    for added, breaks in ((["    draw: function () {", "        return 1;", "    }", ""], True),
+                          (["    draw: function () {", "        return 1;", "    },", ""], False)):
+        new_lines = old_lines[:5] + added + old_lines[5:]
+        new_data = ("\n".join(new_lines) + "\n").encode()
+        lines = LineIndex(new_data)
+        derived = extractor.derive(old, diff_texts(old_lines, new_lines).blocks, new_data, lines)
+        full = extractor.parse(new_data, lines)
+        assert full.has_error is breaks
+        if breaks:
+            assert derived is None or derived.has_error
+        else:
+            assert derived is not None and _shape(derived.entries) == _shape(full.entries)
+            assert [e.name for e in derived.entries[0].members] == ["render", "draw", "update"]

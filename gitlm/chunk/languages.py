@@ -43,6 +43,9 @@ class Found:
     nested: bool = False  # members may be units (class, impl, module, section): always read them
     test: bool = False  # a test (or a test container: class TestX, mod tests, describe)
     scope: str | None = None  # how members qualify their names (default: name)
+    # members are separated (by commas: a JavaScript object's properties), so one does not
+    # parse on its own: a change inside re-parses the whole container (outline.derive)
+    separated: bool = False
 
 
 Rule = Callable[[Node, Sequence[Node]], "Found | None"]
@@ -270,7 +273,7 @@ def _js_call(node: Node, leading: Sequence[Node]) -> Found | None:
         value = call.child_by_field_name("right")
         if value is not None and value.type in _FUNCTION_VALUES:
             return Found("function", field_text(call, "left"), value.child_by_field_name("body"))
-        return None
+        return _js_object_value(field_text(call, "left"), value)
     if call.type != "call_expression":
         return None
     callee = _callee_name(call.child_by_field_name("function"))
@@ -311,6 +314,7 @@ def _js_variable(node: Node, leading: Sequence[Node]) -> Found | None:
         value = value.named_children[-1]
     if value is None:
         return None
+    name = field_text(declarators[0], "name")
     if value.type == "call_expression":
         function = value.child_by_field_name("function")
         while function is not None and function.type == "parenthesized_expression" and function.named_child_count:
@@ -319,10 +323,70 @@ def _js_variable(node: Node, leading: Sequence[Node]) -> Found | None:
             body = function.child_by_field_name("body")
         else:
             body = _callback_body(value.child_by_field_name("arguments"))
-        return Found("block", None, body, nested=True) if body is not None else None
+        return Found("block", None, body, nested=True) if body is not None else _js_object_value(name, value)
     if value.type not in _FUNCTION_VALUES:
+        return _js_object_value(name, value)
+    return Found("function", name, value.child_by_field_name("body"))
+
+
+_CLASS_MAKERS = frozenset({"extend", "createClass"})  # Backbone/Ember/Vue `X.extend({...})`, React.createClass
+
+
+def _js_object_value(name: str | None, value: Node | None) -> Found | None:
+    """Objects whose properties are functions, assigned to a name, are read as containers of
+    those functions: `var View = Backbone.View.extend({render: function () {...}})` (a class
+    made by a library call, see _CLASS_MAKERS) and `Foo.prototype = {...}` are types whose
+    members are methods; `module.exports = {...}` and `var utils = {...}` are modules of
+    functions. Other values are plain statements."""
+    if value is None or name is None:
         return None
-    return Found("function", field_text(declarators[0], "name"), value.child_by_field_name("body"))
+    if value.type == "call_expression":
+        function = value.child_by_field_name("function")
+        made = function is not None and function.type == "member_expression" and field_text(function, "property") in _CLASS_MAKERS
+        body = _methods_argument(value.child_by_field_name("arguments")) if made else None
+        return Found("type", name, body, nested=True, separated=True) if body is not None else None
+    body = _methods_object(value)
+    if body is None:
+        return None
+    return Found("type" if name.endswith(".prototype") else "module", name, body, nested=True, separated=True)
+
+
+def _methods_argument(arguments: Node | None) -> Node | None:
+    """A call's last argument when it is an object holding functions."""
+    if arguments is None or not arguments.named_child_count:
+        return None
+    return _methods_object(arguments.named_children[-1])
+
+
+def _methods_object(node: Node | None, depth: int = 2) -> Node | None:
+    """The node if it is an object literal with a function-valued property, directly or in
+    an object one level down (a data literal's deeper objects are not searched)."""
+    if node is None or node.type != "object":
+        return None
+    for child in node.named_children:
+        if child.type == "method_definition":
+            return node
+        if child.type == "pair":
+            value = child.child_by_field_name("value")
+            if value is not None and (value.type in _FUNCTION_VALUES or (depth > 1 and _methods_object(value, depth - 1) is not None)):
+                return node
+    return None
+
+
+def _js_pair(node: Node, leading: Sequence[Node]) -> Found | None:
+    """A property of an object read as a container (see _js_object_value): a function
+    (`render: function () {...}`), or an object of functions (`helpers: {...}`)."""
+    key = node.child_by_field_name("key")
+    value = node.child_by_field_name("value")
+    if key is None or value is None:
+        return None
+    name = text(key) or ""
+    if key.type == "string" and len(name) >= 2:
+        name = name[1:-1]
+    if value.type in _FUNCTION_VALUES:
+        return Found("function", name, value.child_by_field_name("body"))
+    body = _methods_object(value)
+    return Found("module", name, body, nested=True, separated=True) if body is not None else None
 
 
 def _js_class(node: Node, leading: Sequence[Node]) -> Found:
@@ -354,6 +418,7 @@ _JS_RULES: dict[str, Rule] = {
     "variable_declaration": _js_variable,
     "expression_statement": _js_call,
     "export_statement": _js_export,
+    "pair": _js_pair,  # only met as a member of an object read as a container
 }
 
 _TS_RULES: dict[str, Rule] = {

@@ -14,7 +14,9 @@ lines around it, so a method edit in a 4,000-line class parses that method plus 
 a changed header (`class X(Base):`, a JavaScript module's dependency list) is parsed with
 the container's first member only, its other members kept or derived as before.
 The re-parsed region must parse without errors and stay inside its container; otherwise the
-next level up is tried, and at the top the whole file is parsed.
+next level up is tried, and at the top the whole file is parsed. A container whose members
+are separated by commas (a JavaScript object's functions) is re-parsed whole: a property
+without its comma parses on its own but breaks the object.
 """
 
 from __future__ import annotations
@@ -64,11 +66,11 @@ class LineIndex:
 class Entry:
     """One node of an outline level; lines are relative to the parent's start line."""
 
-    __slots__ = ("kind", "name", "start", "end", "head", "tail", "members", "test", "scope", "nested")
+    __slots__ = ("kind", "name", "start", "end", "head", "tail", "members", "test", "scope", "nested", "sealed")
 
     def __init__(self, kind: str, name: str | None, start: int, end: int, *, head: int = 0, tail: int = 0,
                  members: tuple[Entry, ...] | None = None, test: bool = False, scope: str | None = None,
-                 nested: bool = False):
+                 nested: bool = False, sealed: bool = False):
         self.kind = kind
         self.name = name
         self.start = start
@@ -79,6 +81,7 @@ class Entry:
         self.test = test
         self.scope = scope if scope is not None else name
         self.nested = nested  # members are always read (a class), not only when too large (a function)
+        self.sealed = sealed  # members do not parse on their own (see languages.Found.separated)
 
     @property
     def is_unit(self) -> bool:
@@ -104,11 +107,11 @@ class Entry:
         # object filled slot by slot costs a third of a call to __init__ with keywords
         if _COMPILED:
             return Entry(self.kind, self.name, self.start, self.end, head=self.head, tail=self.tail, members=self.members,
-                         test=self.test, scope=self.scope, nested=self.nested)
+                         test=self.test, scope=self.scope, nested=self.nested, sealed=self.sealed)
         entry = _new_entry(Entry)
         entry.kind, entry.name, entry.start, entry.end = self.kind, self.name, self.start, self.end
         entry.head, entry.tail, entry.members = self.head, self.tail, self.members
-        entry.test, entry.scope, entry.nested = self.test, self.scope, self.nested
+        entry.test, entry.scope, entry.nested, entry.sealed = self.test, self.scope, self.nested, self.sealed
         return entry
 
     def __repr__(self) -> str:  # for test failures
@@ -274,7 +277,8 @@ class Extractor:
         if kind == "function" and parent_kind in ("type", "interface", "impl"):
             kind = "method"
         test = found.test or in_test
-        entry = Entry(kind, found.name, start - base, end - base, test=test, scope=found.scope, nested=found.nested)
+        entry = Entry(kind, found.name, start - base, end - base, test=test, scope=found.scope, nested=found.nested,
+                      sealed=found.separated)
         body = found.body
         if body is not None and (found.nested or self._lines.size(start, end) > self.split_bytes):
             members = self.entries(self.member_nodes(body, node), start, entry, test)
@@ -426,7 +430,7 @@ class Extractor:
         """The container `entry` with its members re-derived, when every change of the
         cluster lies inside its body, or inside its header or closing lines (see _rehead);
         else None."""
-        if not entry.members or entry.head < 1:
+        if not entry.members or entry.head < 1 or entry.sealed:
             return None
         start_old, end_old = base_old + entry.start, base_old + entry.end
         body_lo, body_hi = start_old + entry.head, end_old - entry.tail
