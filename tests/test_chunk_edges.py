@@ -428,6 +428,37 @@ def test_versions_written_by_skipped_merges_are_derived_not_parsed(make_repo, tm
         assert stats.merges_skipped == 1
 
 
+def test_versions_written_by_merges_in_a_row_are_derived_not_parsed(make_repo, tmp_path):
+    """A main branch made of merges (a pull-request workflow): the version the second merge
+    wrote comes from one the first merge wrote, which the chunker never saw either. It is
+    rebuilt from the first merge's recipe, so the next change still derives its outline."""
+    functions = "".join(f"def f{i}():\n    return {i}\n\n\n" for i in range(6))
+    repo = make_repo()
+    repo.write("a.py", functions)
+    repo.commit("Initial")
+    for branch, number in (("one", 1), ("three", 3)):
+        repo.git("checkout", "-q", "-b", branch, "main")
+        repo.write("a.py", functions.replace(f"return {number}\n", f"return {number}{number}\n"))
+        repo.commit(f"Change f{number}")
+    repo.git("checkout", "-q", "main")
+    repo.write("a.py", functions.replace("return 5\n", "return 55\n"))
+    repo.commit("Main change")
+    repo.merge("one", message="Merge one")
+    repo.merge("three", message="Merge three")
+    merged = functions.replace("return 1\n", "return 11\n").replace("return 3\n", "return 33\n").replace("return 5\n", "return 55\n")
+    assert repo.path.joinpath("a.py").read_text() == merged
+    repo.write("a.py", merged.replace("return 2\n", "return 22\n"))
+    after = repo.commit("After the merges")
+    for workers in (1, 2):
+        chunks, stats = _chunk(repo, tmp_path, name=f"ws{workers}", workers=workers)
+        (chunk,) = [c for c in chunks if c.commit_hash == after]
+        assert _summary(chunk) == ("a.py", "M", "modified_function", "function", "f2", [9, 10], 1, 1)
+        assert stats.full_parses == 1  # the initial version only
+        # three branch changes; the first merge's version, rebuilt; the second's; the last change
+        assert stats.incremental_parses == 6
+        assert stats.merges_skipped == 2
+
+
 def test_outlines_outlive_their_blobs_in_the_cache(make_repo):
     """A version pushed out of the blob cache is read from git again when the file next
     changes, with the outline it had (no second full parse); an outline larger than the

@@ -40,6 +40,7 @@ from gitlm.schema import Chunk, Commit, CommitMeta, FileChange
 LOOKAHEAD = 32  # commits whose blobs are asked for before the current one is chunked
 MERGE_VERSIONS = 8192  # file versions written by skipped merges whose outline can be derived later
 MERGE_PATCH_BYTES = 32 << 20  # the patches kept for them
+MERGE_CHAIN = 8  # merges in a row whose versions are rebuilt to derive the last one's outline
 ERROR_TREE_BYTES = 4 << 20  # versions that do not parse whose tree is kept (a tree takes ~16x the text)
 TEXT_CACHE = 4096  # unit texts kept (decoded, redacted) for the next change of the same unit
 
@@ -377,7 +378,7 @@ class Chunker:
         else:
             extractor = self._extractor(analyzer)
             if base is None and diff is None:
-                base, diff = self._merge_base(blob)
+                base, diff = self._merge_base(blob, analyzer)
             if base is not None and diff is not None and base.outline is not None and base.outline[0] == analyzer.name:
                 outline = extractor.derive(base.outline[1], diff.blocks, blob.data, lines)
                 if outline is not None:
@@ -422,19 +423,45 @@ class Chunker:
         while len(trees) > 1 and self._tree_bytes > ERROR_TREE_BYTES:
             self._tree_bytes -= trees.popitem(last=False)[1][2]
 
-    def _merge_base(self, blob: Blob) -> tuple[Blob | None, Diff | None]:
+    def _merge_base(self, blob: Blob, analyzer: Analyzer) -> tuple[Blob | None, Diff | None]:
         """The first parent's version (cached, outlined) and the diff of the skipped merge
         that wrote this version, when there was one (see note_merge)."""
         recipe = self._merged.get(blob.key)
         if recipe is None:
             return None, None
-        base = self.blobs.cached(recipe[0])
-        if base is None or base.outline is None:
+        base = self._outlined_version(recipe[0], analyzer, MERGE_CHAIN)
+        if base is None:
             return None, None
         diff = parse_patch(recipe[1])
         if not diff.consistent or not self._fits_blobs(diff, base, blob):
             return None, None
         return base, diff
+
+    def _outlined_version(self, key: str, analyzer: Analyzer, depth: int) -> Blob | None:
+        """Version `key` with its outline: from the cache, or, when a skipped merge wrote it
+        too, rebuilt from that merge's first parent's version and patch (down a chain of up to
+        `depth` merges: a pull-request workflow's main branch is made of merges in a row, and
+        a file changed by several of them would otherwise be parsed in full); None when
+        neither holds."""
+        version = self.blobs.cached(key)
+        if version is not None:
+            return version if version.outline is not None and version.outline[0] == analyzer.name else None
+        recipe = self._merged.get(key)
+        if recipe is None or depth == 0:
+            return None
+        parent = self._outlined_version(recipe[0], analyzer, depth - 1)
+        if parent is None:
+            return None
+        diff = parse_patch(recipe[1])
+        if not diff.consistent:
+            return None
+        lines = _lines(parent)
+        data = apply_patch(diff, parent.data, lines.byte, lines.count)
+        if data is None or not self.blobs.matches(key, data):
+            return None
+        version = self.blobs.put(key, data)
+        self._outline(analyzer, version, parent, diff)
+        return version
 
     def _extractor(self, analyzer: Analyzer) -> Extractor:
         extractor = self._extractors.get(analyzer.name)
