@@ -97,8 +97,8 @@ with BlobStore(repo) as store:
             start = time.perf_counter()
             full = extractor.parse(new.data, lines)
             seconds["full"] += time.perf_counter() - start
-            if full.has_error:
-                counts["new_unparsable"] += 1
+            if full.has_error:  # the derivation must notice it too (a derived outline would hide the error)
+                counts["new_unparsable" if derived is None or derived.has_error else "derived_despite_error"] += 1
             elif derived is None:
                 counts["fell_back_to_full_parse"] += 1
             else:
