@@ -162,12 +162,20 @@ class Chunker:
         old = plan.old_blob
         if old is not None and change.patch is not None and change.new_blob is not None:
             diff = plan.diff = parse_patch(change.patch)
-            if diff.consistent:
-                lines = _lines(old)
-                data = apply_patch(diff, old.data, lines.byte, lines.count)
-                if data is not None and self.blobs.matches(change.new_blob, data):
-                    return self.blobs.put(change.new_blob, data)
+            built = self._spliced(old, diff, change.new_blob)
+            if built is not None:
+                return built
         return self.blobs.fetch(BlobRequest(change.new_blob, commit.hash, change.path))
+
+    def _spliced(self, old: Blob, diff: Diff, oid: str) -> Blob | None:
+        """Version `oid` built from `old` and the diff, kept when it hashes to that id."""
+        if not diff.consistent:
+            return None
+        lines = _lines(old)
+        data = apply_patch(diff, old.data, lines.byte, lines.count)
+        if data is None or not self.blobs.matches(oid, data):
+            return None
+        return self.blobs.put(oid, data)
 
     def _finish(self, commit: Commit, plans: list[_Plan] | None, ticket: Ticket | None) -> list[Chunk]:
         if plans is None:
@@ -453,14 +461,9 @@ class Chunker:
         if parent is None:
             return None
         diff = parse_patch(recipe[1])
-        if not diff.consistent:
-            return None
-        lines = _lines(parent)
-        data = apply_patch(diff, parent.data, lines.byte, lines.count)
-        if data is None or not self.blobs.matches(key, data):
-            return None
-        version = self.blobs.put(key, data)
-        self._outline(analyzer, version, parent, diff)
+        version = self._spliced(parent, diff, key)
+        if version is not None:
+            self._outline(analyzer, version, parent, diff)
         return version
 
     def _extractor(self, analyzer: Analyzer) -> Extractor:

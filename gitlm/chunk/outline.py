@@ -66,11 +66,11 @@ class LineIndex:
 class Entry:
     """One node of an outline level; lines are relative to the parent's start line."""
 
-    __slots__ = ("kind", "name", "start", "end", "head", "tail", "members", "test", "scope", "nested", "sealed")
+    __slots__ = ("kind", "name", "start", "end", "head", "tail", "members", "test", "scope", "nested", "separated")
 
     def __init__(self, kind: str, name: str | None, start: int, end: int, *, head: int = 0, tail: int = 0,
                  members: tuple[Entry, ...] | None = None, test: bool = False, scope: str | None = None,
-                 nested: bool = False, sealed: bool = False):
+                 nested: bool = False, separated: bool = False):
         self.kind = kind
         self.name = name
         self.start = start
@@ -81,7 +81,7 @@ class Entry:
         self.test = test
         self.scope = scope if scope is not None else name
         self.nested = nested  # members are always read (a class), not only when too large (a function)
-        self.sealed = sealed  # members do not parse on their own (see languages.Found.separated)
+        self.separated = separated  # members do not parse on their own (see languages.Found.separated)
 
     @property
     def is_unit(self) -> bool:
@@ -107,11 +107,11 @@ class Entry:
         # object filled slot by slot costs a third of a call to __init__ with keywords
         if _COMPILED:
             return Entry(self.kind, self.name, self.start, self.end, head=self.head, tail=self.tail, members=self.members,
-                         test=self.test, scope=self.scope, nested=self.nested, sealed=self.sealed)
+                         test=self.test, scope=self.scope, nested=self.nested, separated=self.separated)
         entry = _new_entry(Entry)
         entry.kind, entry.name, entry.start, entry.end = self.kind, self.name, self.start, self.end
         entry.head, entry.tail, entry.members = self.head, self.tail, self.members
-        entry.test, entry.scope, entry.nested, entry.sealed = self.test, self.scope, self.nested, self.sealed
+        entry.test, entry.scope, entry.nested, entry.separated = self.test, self.scope, self.nested, self.separated
         return entry
 
     def __repr__(self) -> str:  # for test failures
@@ -278,7 +278,7 @@ class Extractor:
             kind = "method"
         test = found.test or in_test
         entry = Entry(kind, found.name, start - base, end - base, test=test, scope=found.scope, nested=found.nested,
-                      sealed=found.separated)
+                      separated=found.separated)
         body = found.body
         if body is not None and (found.nested or self._lines.size(start, end) > self.split_bytes):
             members = self.entries(self.member_nodes(body, node), start, entry, test)
@@ -430,7 +430,7 @@ class Extractor:
         """The container `entry` with its members re-derived, when every change of the
         cluster lies inside its body, or inside its header or closing lines (see _rehead);
         else None."""
-        if not entry.members or entry.head < 1 or entry.sealed:
+        if not entry.members or entry.head < 1 or entry.separated:
             return None
         start_old, end_old = base_old + entry.start, base_old + entry.end
         body_lo, body_hi = start_old + entry.head, end_old - entry.tail
